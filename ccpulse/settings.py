@@ -1,0 +1,137 @@
+"""All of ccpulse's settings, in one pydantic-settings class.
+
+Values come from (highest first) ``CCPULSE_*`` environment variables, then the
+optional TOML file named by ``CCPULSE_CONFIG_FILE`` (per-queue SLA settings live
+there), then the defaults below. Nested values use ``__`` in environment
+variables, e.g. ``CCPULSE_TOPICS__CONTACT_EVENTS=acme.contacts``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+__all__ = ["QueueSettings", "Settings", "SlFormula", "Topics", "get_settings"]
+
+#: The service-level formulas a queue can choose (see docs/metrics.md).
+SlFormula = Literal[
+    "answered_within_over_answered_abandoned_minus_short",
+    "answered_within_over_answered_abandoned",
+    "answered_within_over_answered",
+    "removed_within_over_answered_abandoned",
+]
+
+
+class QueueSettings(BaseModel):
+    """SLA settings of one queue (or the default of one channel)."""
+
+    sl_threshold_seconds: float = Field(gt=0, description="Answer within this many seconds to meet the service level.")
+    sl_target: float = Field(default=0.80, ge=0, le=1, description="Service-level target, a ratio.")
+    short_abandon_seconds: float = Field(default=5, ge=0, description="Abandons quicker than this are short abandons.")
+    sl_formula: SlFormula = "answered_within_over_answered_abandoned_minus_short"
+    name: str | None = Field(default=None, description="Display name for the wallboard.")
+
+
+class Topics(BaseModel):
+    """Kafka topic names. Defaults follow the event contract."""
+
+    contact_events: str = "cc.contact-events"
+    agent_events: str = "cc.agent-events"
+    survey_events: str = "cc.survey-events"
+    deadletter: str = "cc.deadletter"
+    read_model: str = "cc.read-model"
+    interval_facts: str = "cc.interval-facts"
+    interval_stats: str = "cc.interval-stats"
+    alerts: str = "cc.alerts"
+
+
+def _channel_defaults() -> dict[str, QueueSettings]:
+    return {
+        "voice": QueueSettings(sl_threshold_seconds=20),
+        "chat": QueueSettings(sl_threshold_seconds=60),
+        "email": QueueSettings(sl_threshold_seconds=4 * 3600),
+    }
+
+
+class Settings(BaseSettings):
+    """Every setting ccpulse reads. Construct with ``get_settings()``."""
+
+    model_config = SettingsConfigDict(env_prefix="CCPULSE_", env_nested_delimiter="__", extra="forbid")
+
+    bootstrap_servers: str | None = Field(
+        default=None,
+        description="Kafka bootstrap servers, comma separated. Unset: `ccpulse demo` starts the embedded broker; "
+        "other commands use localhost:9092.",
+    )
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    broker_port: int = Field(default=9092, ge=1, le=65535, description="Port of the embedded broker.")
+    topics: Topics = Topics()
+    partitions: int = Field(default=4, ge=1, le=256, description="Partitions of the event topics.")
+    store: str = Field(default="memory://", description="Faust table store: memory:// or rocksdict:// for production.")
+    data_dir: Path = Field(default=Path(".ccpulse"), description="Worker state directory (rocksdict, Faust data).")
+    worker_id: str = Field(default="ccpulse", description="Faust app id = Kafka consumer group of the workers.")
+    timezone: str = Field(default="UTC", description="IANA time zone of day boundaries and reports.")
+    lateness_seconds: float = Field(default=3600, ge=0, description="How far behind the watermark an event may arrive.")
+    retention_days: float = Field(default=8, gt=0, description="How long 15-minute intervals are kept.")
+    publish_interval_seconds: float = Field(default=0.25, gt=0, description="Read-model rows are coalesced this long.")
+    channels: dict[str, QueueSettings] = Field(default_factory=_channel_defaults)
+    queues: dict[str, QueueSettings] = Field(default_factory=dict, description="Per-queue overrides.")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r} (e.g. UTC, Europe/Berlin, Asia/Ho_Chi_Minh)") from None
+        return value
+
+    @field_validator("channels")
+    @classmethod
+    def _all_channels(cls, value: dict[str, QueueSettings]) -> dict[str, QueueSettings]:
+        return {**_channel_defaults(), **value}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("CCPULSE_CONFIG_FILE")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    # ---- derived values -------------------------------------------------------------
+    @property
+    def kafka_servers(self) -> str:
+        """Bootstrap servers to use when the command does not start its own broker."""
+        return self.bootstrap_servers or "localhost:9092"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def queue(self, queue_id: str, channel: str | None = None) -> QueueSettings:
+        """SLA settings of ``queue_id``: its override, else its channel's default (voice when unknown)."""
+        if queue_id in self.queues:
+            return self.queues[queue_id]
+        return self.channels.get(channel or "voice", self.channels["voice"])
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()

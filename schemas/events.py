@@ -1,0 +1,295 @@
+"""Event contract v1: one JSON event per Kafka message.
+
+Every event is a pydantic model in a discriminated union on ``type``. Workers
+decode raw message bytes with :func:`decode_event`, which never raises anything
+but :class:`EventRejected` – so a bad message becomes a dead-letter record with a
+machine-readable reason instead of a crashed worker.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Literal, Union
+
+import orjson
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+__all__ = [
+    "AgentState",
+    "AgentStateChanged",
+    "Channel",
+    "ContactAbandoned",
+    "ContactAnswered",
+    "ContactEnded",
+    "ContactFlowedOut",
+    "ContactHoldEnded",
+    "ContactHoldStarted",
+    "ContactQueued",
+    "ContactTransferred",
+    "ContactWrappedUp",
+    "Event",
+    "EventRejected",
+    "QaEvaluated",
+    "SurveyResponded",
+    "DEFAULT_SURVEY_SCALES",
+    "EVENT_TYPES",
+    "TOPIC_OF_TYPE",
+    "decode_event",
+    "entity_key",
+    "event_adapter",
+]
+
+Channel = Literal["voice", "chat", "email"]
+AgentState = Literal["available", "on_contact", "after_contact_work", "away", "offline"]
+SurveyKind = Literal["csat", "nps", "ces"]
+
+#: Default answer scale of each survey kind (inclusive). Other scales must be sent
+#: explicitly with ``scale_min``/``scale_max`` and are normalised, never mixed.
+DEFAULT_SURVEY_SCALES: dict[str, tuple[int, int]] = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
+
+Id = Annotated[str, Field(min_length=1, max_length=128)]
+OptionalText = Annotated[str | None, Field(default=None, max_length=1024)]
+
+# Events far outside any plausible operating window are rejected: they would open
+# intervals nobody can see and usually mean a unit mistake (ms sent as seconds).
+_MIN_TIME = datetime(2000, 1, 1, tzinfo=timezone.utc)
+_MAX_TIME = datetime(2100, 1, 1, tzinfo=timezone.utc)
+
+
+class _Event(BaseModel):
+    """Fields common to every event."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=False)
+
+    event_id: Id = Field(description="Unique id of this event; used for de-duplication.")
+    occurred_at: AwareDatetime = Field(
+        description="Event time, RFC 3339 with an offset. Every interval is computed from it."
+    )
+    source: OptionalText = Field(default=None, description="System that emitted the event.")
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _plausible_time(cls, value: datetime) -> datetime:
+        if not (_MIN_TIME <= value < _MAX_TIME):
+            raise PydanticCustomError(
+                "implausible_time", "occurred_at {value} is outside 2000-01-01..2100-01-01", {"value": str(value)}
+            )
+        return value
+
+    @property
+    def at(self) -> float:
+        """Event time as UTC epoch seconds, the core's time unit."""
+        return self.occurred_at.timestamp()
+
+
+class _ContactEvent(_Event):
+    contact_id: Id
+
+
+class ContactQueued(_ContactEvent):
+    """A contact entered a queue. A transfer into another queue is a new ``contact.queued``."""
+
+    type: Literal["contact.queued"]
+    channel: Channel
+    queue_id: Id
+    customer_id: Id | None = None
+    priority: int | None = Field(default=None, ge=0, le=1000)
+
+
+class ContactAnswered(_ContactEvent):
+    """An agent accepted the contact (voice answered, chat accepted, email first response)."""
+
+    type: Literal["contact.answered"]
+    agent_id: Id
+
+
+class ContactAbandoned(_ContactEvent):
+    """The customer left before an agent answered."""
+
+    type: Literal["contact.abandoned"]
+
+
+class ContactHoldStarted(_ContactEvent):
+    type: Literal["contact.hold_started"]
+
+
+class ContactHoldEnded(_ContactEvent):
+    type: Literal["contact.hold_ended"]
+
+
+class ContactTransferred(_ContactEvent):
+    """The handling agent transferred the contact; a queue transfer is followed by ``contact.queued``."""
+
+    type: Literal["contact.transferred"]
+    to_queue_id: Id | None = None
+    to_agent_id: Id | None = None
+
+
+class ContactFlowedOut(_ContactEvent):
+    """The contact left the queue unanswered without hanging up (callback, voicemail, overflow)."""
+
+    type: Literal["contact.flowed_out"]
+    reason: Literal["callback", "voicemail", "overflow"] | None = None
+
+
+class ContactEnded(_ContactEvent):
+    """The conversation ended; after-contact work (ACW) starts."""
+
+    type: Literal["contact.ended"]
+
+
+class ContactWrappedUp(_ContactEvent):
+    """After-contact work finished."""
+
+    type: Literal["contact.wrapped_up"]
+    disposition: OptionalText = None
+    resolved: bool | None = None
+
+
+class AgentStateChanged(_Event):
+    """An agent changed state; ``queue_ids`` (when present) replaces the agent's staffed queues."""
+
+    type: Literal["agent.state_changed"]
+    agent_id: Id
+    state: AgentState
+    reason: OptionalText = None
+    queue_ids: list[Id] | None = Field(default=None, max_length=500)
+    team: Id | None = None
+    site: Id | None = None
+
+
+class SurveyResponded(_ContactEvent):
+    """A post-interaction survey answer (CSAT, NPS or CES)."""
+
+    type: Literal["survey.responded"]
+    survey: SurveyKind
+    score: int
+    scale_min: int | None = None
+    scale_max: int | None = None
+    comment: OptionalText = None
+    agent_id: Id | None = None
+    queue_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _score_in_scale(self) -> "SurveyResponded":
+        low, high = self.scale
+        if low >= high:
+            raise PydanticCustomError("invalid_scale", "scale_min {low} must be below scale_max {high}", {"low": low, "high": high})
+        if not low <= self.score <= high:
+            raise PydanticCustomError(
+                "score_out_of_scale",
+                "{survey} score {score} is outside its scale {low}..{high}",
+                {"survey": self.survey, "score": self.score, "low": low, "high": high},
+            )
+        return self
+
+    @property
+    def scale(self) -> tuple[int, int]:
+        default_low, default_high = DEFAULT_SURVEY_SCALES[self.survey]
+        low = default_low if self.scale_min is None else self.scale_min
+        high = default_high if self.scale_max is None else self.scale_max
+        return low, high
+
+
+class QaEvaluated(_ContactEvent):
+    """A quality-assurance evaluation of an agent's handling of a contact (0–100)."""
+
+    type: Literal["qa.evaluated"]
+    agent_id: Id
+    score: float = Field(ge=0, le=100)
+    evaluator_id: Id | None = None
+
+
+Event = Annotated[
+    Union[
+        ContactQueued,
+        ContactAnswered,
+        ContactAbandoned,
+        ContactHoldStarted,
+        ContactHoldEnded,
+        ContactTransferred,
+        ContactFlowedOut,
+        ContactEnded,
+        ContactWrappedUp,
+        AgentStateChanged,
+        SurveyResponded,
+        QaEvaluated,
+    ],
+    Field(discriminator="type"),
+]
+
+event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
+
+#: Every event type, in contract order.
+EVENT_TYPES: tuple[str, ...] = tuple(
+    model.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
+    for model in Event.__origin__.__args__  # type: ignore[attr-defined]
+)
+
+#: Which logical topic (a key of ``Settings.topics``) carries each event type.
+TOPIC_OF_TYPE: dict[str, str] = {
+    t: ("agent_events" if t.startswith("agent.") else "survey_events" if t.startswith(("survey.", "qa.")) else "contact_events")
+    for t in EVENT_TYPES
+}
+
+
+def entity_key(event: Event) -> str:
+    """The Kafka message key the contract prescribes for ``event`` (its entity id)."""
+    return event.agent_id if isinstance(event, AgentStateChanged) else event.contact_id
+
+
+class EventRejected(Exception):
+    """A message that cannot be accepted, with a machine-readable reason."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message
+
+
+_REASON_OF_ERROR = {
+    "union_tag_invalid": "unknown_type",
+    "union_tag_not_found": "missing_type",
+    "score_out_of_scale": "score_out_of_scale",
+    "invalid_scale": "schema_violation",
+    "implausible_time": "invalid_timestamp",
+    "timezone_aware": "invalid_timestamp",
+    "datetime_parsing": "invalid_timestamp",
+    "datetime_from_date_parsing": "invalid_timestamp",
+    "datetime_type": "invalid_timestamp",
+}
+
+
+def _describe(error: ValidationError) -> tuple[str, str]:
+    first = error.errors(include_url=False)[0]
+    reason = _REASON_OF_ERROR.get(first["type"], "schema_violation")
+    where = ".".join(str(p) for p in first["loc"][1:] or first["loc"]) or "event"
+    count = error.error_count()
+    more = f" (and {count - 1} more problem{'s' if count > 2 else ''})" if count > 1 else ""
+    return reason, f"{where}: {first['msg']}{more}"[:500]
+
+
+def decode_event(raw: bytes | None) -> Event:
+    """Decode one message value into an event, or raise :class:`EventRejected`."""
+    if raw is None:
+        raise EventRejected("empty", "message has no value")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise EventRejected("not_json", f"not UTF-8 JSON: {exc}"[:300]) from None
+    if not isinstance(data, dict):
+        raise EventRejected("not_object", f"expected a JSON object, got {type(data).__name__}")
+    try:
+        return event_adapter.validate_python(data)
+    except ValidationError as exc:
+        raise EventRejected(*_describe(exc)) from None
