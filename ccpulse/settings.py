@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     worker_id: str = Field(default="ccpulse", description="Faust app id = Kafka consumer group of the workers.")
     timezone: str = Field(default="UTC", description="IANA time zone of day boundaries and reports.")
     lateness_seconds: float = Field(default=3600, ge=0, description="How far behind the watermark an event may arrive.")
+    contact_retention_seconds: float = Field(
+        default=24 * 3600, ge=0, description="How long a finished contact is kept for late surveys and QA."
+    )
     retention_days: float = Field(default=8, gt=0, description="How long 15-minute intervals are kept.")
     publish_interval_seconds: float = Field(default=0.25, gt=0, description="Read-model rows are coalesced this long.")
     channels: dict[str, QueueSettings] = Field(default_factory=_channel_defaults)

@@ -1,0 +1,44 @@
+"""Agents: current state and time in state."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from api.deps import get_store
+from api.store import ReadModelStore
+from api.views import agent_view
+from schemas.api import AgentList, AgentRow, ErrorResponse
+
+router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
+
+
+@router.get("", response_model=AgentList, summary="Agents with their current state")
+async def list_agents(
+    queue_id: str | None = Query(None, description="Only agents staffed on this queue"),
+    team: str | None = None,
+    state: str | None = None,
+    include_offline: bool = False,
+    limit: int = Query(500, ge=1, le=5000),
+    offset: int = Query(0, ge=0),
+    store: ReadModelStore = Depends(get_store),
+) -> dict:
+    now = time.time()
+    rows = [
+        row for row in store.agents.values()
+        if (include_offline or row["state"] != "offline" or state == "offline")
+        and (queue_id is None or queue_id in (row.get("queue_ids") or ()))
+        and (team is None or row.get("team") == team)
+        and (state is None or row["state"] == state)
+    ]
+    rows.sort(key=lambda r: r["agent_id"])
+    return {"agents": [agent_view(r, now) for r in rows[offset:offset + limit]], "total": len(rows)}
+
+
+@router.get("/{agent_id}", response_model=AgentRow, responses={404: {"model": ErrorResponse}}, summary="One agent")
+async def get_agent(agent_id: str, store: ReadModelStore = Depends(get_store)) -> dict:
+    row = store.agents.get(agent_id)
+    if row is None:
+        raise HTTPException(404, f"unknown agent {agent_id!r}")
+    return agent_view(row)

@@ -1,0 +1,166 @@
+"""The API's in-memory read model, rebuilt from the compacted ``cc.read-model`` topic.
+
+Every API instance consumes *all* partitions from the beginning (no consumer
+group), so any instance answers any read, whatever worker owns which partition.
+It also counts ``cc.deadletter`` records by reason for ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from ccpulse.settings import Settings
+
+__all__ = ["ReadModelStore"]
+
+log = logging.getLogger("ccpulse.api")
+
+
+class ReadModelStore:
+    """Rows by kind, plus catch-up state for ``/readyz``."""
+
+    def __init__(self, settings: Settings, servers: str | None = None) -> None:
+        self.settings = settings
+        self.servers = servers or settings.kafka_servers
+        self.contacts: dict[str, dict[str, Any]] = {}
+        self.agents: dict[str, dict[str, Any]] = {}
+        # (dimension, id) -> bucket start -> {"c": counters, "max_wait_ms": ...}
+        self.intervals: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
+        self.rejected: Counter[tuple[str, str]] = Counter()  # (topic, reason) -> count
+        self.rows_applied = 0
+        self.last_update: float | None = None  # wall clock of the last row applied
+        self.ready = False
+        self.not_ready_reason = "starting: reading the read model"
+        self._task: asyncio.Task[None] | None = None
+
+    # ---- applying rows ------------------------------------------------------------------------
+    def apply(self, key: bytes, value: bytes | None) -> None:
+        """Apply one read-model message (an upsert, or a tombstone when ``value`` is None)."""
+        kind, _, ident = key.decode().partition("|")
+        row = orjson.loads(value) if value is not None else None
+        if kind == "contact":
+            if row is None:
+                self.contacts.pop(ident, None)
+            else:
+                self.contacts[ident] = row
+        elif kind == "agent":
+            if row is None:
+                self.agents.pop(ident, None)
+            else:
+                self.agents[ident] = row
+        elif kind == "interval":
+            dimension, entity, start = ident.split("|", 2)
+            series = self.intervals.setdefault((dimension, entity), {})
+            if row is None:
+                series.pop(int(start), None)
+            else:
+                series[int(start)] = {"c": row["c"], "max_wait_ms": row.get("max_wait_ms")}
+        self.rows_applied += 1
+        self.last_update = time.time()
+
+    def prune(self, now: float) -> None:
+        """Forget interval buckets older than the retention."""
+        horizon = now - self.settings.retention_days * 86400
+        for series in self.intervals.values():
+            for start in [s for s in series if s < horizon]:
+                del series[start]
+
+    # ---- views ------------------------------------------------------------------------------
+    def queue_ids(self) -> list[str]:
+        seen = {entity for dimension, entity in self.intervals if dimension == "queue"}
+        seen.update(row["queue_id"] for row in self.contacts.values() if row.get("queue_id"))
+        for row in self.agents.values():
+            seen.update(row.get("queue_ids") or ())
+        seen.update(self.settings.queues)
+        return sorted(seen)
+
+    def queue_channel(self, queue_id: str) -> str:
+        """The channel a queue serves, from what was offered to it (voice if unknown)."""
+        totals: Counter[str] = Counter()
+        for bucket in self.intervals.get(("queue", queue_id), {}).values():
+            for channel in ("voice", "chat", "email"):
+                totals[channel] += bucket["c"].get(f"offered_{channel}", 0)
+        if not totals or not any(totals.values()):
+            channels = [row["channel"] for row in self.contacts.values() if row.get("queue_id") == queue_id]
+            return channels[0] if channels else "voice"
+        return totals.most_common(1)[0][0]
+
+    # ---- consuming ----------------------------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="read-model-consumer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+
+    async def _run(self) -> None:
+        """Consume forever; reconnect after broker trouble, reporting not-ready meanwhile."""
+        while True:
+            try:
+                await self._consume()
+            except asyncio.CancelledError:
+                raise
+            except (KafkaError, OSError) as exc:
+                self.ready = False
+                self.not_ready_reason = f"cannot read the read model from Kafka at {self.servers}: {exc}"
+                log.warning("%s; retrying in 2 s", self.not_ready_reason)
+                await asyncio.sleep(2)
+
+    async def _consume(self) -> None:
+        topics = self.settings.topics
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.servers, enable_auto_commit=False,
+                                    auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024)
+        await consumer.start()
+        try:
+            partitions = []
+            for topic in (topics.read_model, topics.deadletter):
+                found = consumer.partitions_for_topic(topic)
+                if not found:
+                    await consumer._client.force_metadata_update()  # the topic may have just been created
+                    found = consumer.partitions_for_topic(topic) or set()
+                partitions += [TopicPartition(topic, p) for p in sorted(found)]
+            if not partitions:
+                raise KafkaError(f"topics {topics.read_model} / {topics.deadletter} do not exist yet")
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            targets = await consumer.end_offsets(partitions)
+            if self.ready is False and self.rows_applied:
+                # A reconnect: start over so no tombstone is missed.
+                self.contacts.clear(); self.agents.clear(); self.intervals.clear(); self.rejected.clear()
+            caught_up = False
+            while True:
+                batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+                for tp, messages in batches.items():
+                    for message in messages:
+                        if tp.topic == topics.deadletter:
+                            self._count_rejection(message.value)
+                        else:
+                            self.apply(message.key, message.value)
+                if not caught_up:
+                    positions = {tp: await consumer.position(tp) for tp in partitions}
+                    if all(positions[tp] >= targets[tp] for tp in partitions):
+                        caught_up = True
+                        self.ready = True
+                        self.not_ready_reason = ""
+                        log.info("read model caught up: %d rows", self.rows_applied)
+        finally:
+            await consumer.stop()
+
+    def _count_rejection(self, value: bytes | None) -> None:
+        try:
+            record = orjson.loads(value or b"{}")
+            self.rejected[(record.get("topic", "?"), record.get("reason", "?"))] += 1
+        except orjson.JSONDecodeError:
+            self.rejected[("?", "?")] += 1

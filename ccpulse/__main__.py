@@ -1,0 +1,5 @@
+import sys
+
+from ccpulse.cli import main
+
+sys.exit(main())

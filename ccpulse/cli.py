@@ -1,0 +1,204 @@
+"""The ``ccpulse`` command: demo, broker, worker, api, simulate, replay, schemas, topics.
+
+Every subcommand turns expected failures into one ``ccpulse: ...`` line that names
+the fix, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from pydantic import ValidationError
+
+from ccpulse.broker import BrokerUnavailable, EmbeddedBroker, free_port, wait_for_port
+from ccpulse.kafka import KafkaUnreachable, ensure_topics
+from ccpulse.settings import Settings, get_settings
+
+__all__ = ["build_parser", "main"]
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"ccpulse: {message}", file=sys.stderr)
+    return code
+
+
+# ---- broker -----------------------------------------------------------------------------------
+def _broker_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=None, help="port to listen on (default CCPULSE_BROKER_PORT, 9092)")
+
+
+def _broker(args: argparse.Namespace, settings: Settings) -> int:
+    broker = EmbeddedBroker(port=args.port or settings.broker_port)
+    try:
+        broker.start()
+    except BrokerUnavailable as exc:
+        return _fail(f"{exc}; choose another port with --port")
+    asyncio.run(ensure_topics(settings, broker.bootstrap_servers))
+    print(f"ccpulse broker: embedded Kafka-protocol broker (memory only) on {broker.bootstrap_servers}; "
+          f"export CCPULSE_BOOTSTRAP_SERVERS={broker.bootstrap_servers}. Ctrl-C stops it.", flush=True)
+    try:
+        while broker.alive():
+            time.sleep(0.5)
+        return _fail("the embedded broker exited unexpectedly", 1)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        broker.stop()
+        print("ccpulse broker: stopped", file=sys.stderr)
+
+
+# ---- topics -----------------------------------------------------------------------------------
+def _topics(args: argparse.Namespace, settings: Settings) -> int:
+    asyncio.run(ensure_topics(settings))
+    print(f"ccpulse topics: topics ready on {settings.kafka_servers}")
+    return 0
+
+
+# ---- worker -----------------------------------------------------------------------------------
+def _worker_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--loglevel", default=None, choices=["crit", "error", "warn", "info", "debug"])
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    asyncio.run(ensure_topics(settings))  # fails fast, with the fix, when Kafka is unreachable
+    import faust
+
+    from streams.topology import app
+
+    level = args.loglevel or {"warning": "warn"}.get(settings.log_level, settings.log_level)
+    worker = faust.Worker(app, loglevel=level, quiet=True)
+    worker.execute_from_commandline()
+    return 0
+
+
+# ---- api --------------------------------------------------------------------------------------
+def _api_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=None, help="port (default CCPULSE_API_PORT, 8000)")
+    parser.add_argument("--host", default=None, help="interface (default CCPULSE_API_HOST, 127.0.0.1)")
+
+
+def _api(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from api.main import create_app
+
+    asyncio.run(ensure_topics(settings))
+    uvicorn.run(create_app(settings), host=args.host or settings.api_host, port=args.port or settings.api_port,
+                log_level="warning")
+    return 0
+
+
+# ---- demo -------------------------------------------------------------------------------------
+def _demo_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-simulate", action="store_true", help="run broker, worker and API only (replay files into it)")
+    parser.add_argument("--speed", type=float, default=1.0, help="simulator speed (1 = real time)")
+    parser.add_argument("--seed", type=int, default=None, help="simulator seed")
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Embedded broker (unless CCPULSE_BOOTSTRAP_SERVERS is set), worker, API and simulator."""
+    broker: EmbeddedBroker | None = None
+    env = dict(os.environ)
+    if settings.bootstrap_servers is None:
+        port = settings.broker_port if not wait_for_port("127.0.0.1", settings.broker_port, 0.2) else free_port()
+        broker = EmbeddedBroker(port=port)
+        try:
+            broker.start()
+        except BrokerUnavailable as exc:
+            return _fail(str(exc))
+        env["CCPULSE_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
+        print(f"ccpulse demo: embedded broker on {broker.bootstrap_servers} (memory only: demo use)", flush=True)
+    servers = env.get("CCPULSE_BOOTSTRAP_SERVERS", settings.kafka_servers)
+    env.setdefault("CCPULSE_LOG_LEVEL", "warning")
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    try:
+        asyncio.run(ensure_topics(settings, servers))
+        me = [sys.executable, "-m", "ccpulse"]
+        children.append(("worker", subprocess.Popen([*me, "worker"], env=env)))
+        children.append(("api", subprocess.Popen([*me, "api"], env=env)))
+        if not args.no_simulate:
+            sim = [*me, "simulate", "--speed", str(args.speed)] + (["--seed", str(args.seed)] if args.seed is not None else [])
+            children.append(("simulator", subprocess.Popen(sim, env=env)))
+        url = f"http://{settings.api_host}:{settings.api_port}"
+        print(f"ccpulse demo: API and wallboard on {url}  (try: curl {url}/api/v1/queues)\n"
+              f"ccpulse demo: authentication is disabled in the demo. Ctrl-C stops everything.", flush=True)
+        while True:
+            for name, proc in children:
+                if proc.poll() is not None:
+                    return _fail(f"the {name} exited with code {proc.returncode}; see its messages above", 1)
+            if broker is not None and not broker.alive():
+                return _fail("the embedded broker exited", 1)
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("\nccpulse demo: stopping…", file=sys.stderr)
+        return 0
+    finally:
+        for _, proc in reversed(children):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 10
+        for _, proc in reversed(children):
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if broker is not None:
+            broker.stop()
+        print("ccpulse demo: stopped", file=sys.stderr)
+
+
+# ---- parser -----------------------------------------------------------------------------------
+Command = tuple[str, str, Callable[[argparse.ArgumentParser], None] | None, Callable[[argparse.Namespace, Settings], int]]
+
+
+def _commands() -> list[Command]:
+    from ccpulse import replay, simulate
+    from schemas import jsonschema
+
+    return [
+        ("demo", "run broker (embedded), worker, API and simulator together", _demo_args, _demo),
+        ("broker", "run the embedded Kafka-protocol broker (memory only; demos, development, tests)", _broker_args, _broker),
+        ("topics", "create ccpulse's topics and exit", None, _topics),
+        ("worker", "run a stream-processing worker (Faust)", _worker_args, _worker),
+        ("api", "run the read API, wallboard and /metrics", _api_args, _api),
+        ("simulate", "produce a realistic multichannel event stream", simulate.add_arguments, simulate.run),
+        ("replay", "send a JSONL file of events to Kafka in file order", replay.add_arguments, replay.run),
+        ("schemas", "write the JSON Schema files of the event contract", jsonschema.add_arguments, jsonschema.run),
+    ]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ccpulse", description="Streaming contact-center event processor.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, help_text, add_arguments, run in _commands():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        if add_arguments is not None:
+            add_arguments(command)
+        command.set_defaults(run=run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        return _fail(f"invalid setting {'.'.join(map(str, first['loc']))}: {first['msg']} (check CCPULSE_* variables and CCPULSE_CONFIG_FILE)")
+    try:
+        return args.run(args, settings)
+    except KafkaUnreachable as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

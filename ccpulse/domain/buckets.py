@@ -1,0 +1,164 @@
+"""15-minute interval buckets: applying contributions, rolling up, deriving figures.
+
+A bucket is a JSON-ready dict::
+
+    {"c": {measure: int}, "tops": [[wait_ms, visit], ...], "hwm": {source: [offset, index]}}
+
+``c`` holds additive integer counters (see ``ccpulse.domain.contact``), ``tops`` the
+longest waits (for the max wait, which a sum cannot carry), ``hwm`` the highest
+(source offset, index) already applied from each source partition, which makes
+applying a redelivered delta a no-op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from zoneinfo import ZoneInfo
+from typing import Any
+
+from ccpulse.domain import formulas
+from ccpulse.domain.contact import TOP_PREFIX
+from ccpulse.domain.intervals import interval_end, interval_start
+from ccpulse.settings import QueueSettings
+
+__all__ = ["MEASURES", "TOP_KEEP", "apply_delta", "interval_figures", "merge_buckets", "new_bucket", "rollup"]
+
+#: Longest waits kept per bucket; only this many retractions of top waits stay exact.
+TOP_KEEP = 16
+
+#: Every additive counter a bucket can hold.
+MEASURES: tuple[str, ...] = (
+    "offered", "offered_voice", "offered_chat", "offered_email", "answered", "abandoned", "short_abandoned", "flowed_out",
+    "answered_within_sl", "abandoned_within_sl", "wait_answered_ms", "wait_abandoned_ms",
+    "handled", "talk_ms", "hold_ms", "acw_ms", "hold_count", "transfers",
+    "csat_responses", "csat_satisfied", "csat_score_milli",
+    "nps_responses", "nps_promoters", "nps_detractors",
+    "ces_responses", "ces_easy", "ces_score_milli",
+    "qa_count", "qa_score_milli",
+)
+
+
+def new_bucket() -> dict[str, Any]:
+    return {"c": {}, "tops": [], "hwm": {}}
+
+
+def apply_delta(bucket: dict[str, Any] | None, delta: Mapping[str, Any], source: str, seq: tuple[int, int]) -> tuple[dict[str, Any], bool]:
+    """Apply one delta from ``source`` at position ``seq``; returns (bucket, applied?).
+
+    Deltas from one source partition arrive in order, so anything at or below the
+    high-water mark was already applied (a redelivery after a restart) and is skipped.
+    """
+    bucket = bucket if bucket is not None else new_bucket()
+    mark = bucket["hwm"].get(source)
+    if mark is not None and tuple(mark) >= seq:
+        return bucket, False
+    counters: dict[str, int] = bucket["c"]
+    tops: dict[str, int] = {visit: wait for wait, visit in bucket["tops"]}
+    for measure, value in delta.items():
+        if measure.startswith(TOP_PREFIX):
+            visit = measure[len(TOP_PREFIX):]
+            if value is None:
+                tops.pop(visit, None)
+            else:
+                tops[visit] = value
+        else:
+            total = counters.get(measure, 0) + value
+            if total:
+                counters[measure] = total
+            else:
+                counters.pop(measure, None)
+    bucket["tops"] = sorted(([w, v] for v, w in tops.items()), key=lambda wv: (-wv[0], wv[1]))[:TOP_KEEP]
+    bucket["hwm"][source] = list(seq)
+    return bucket, True
+
+
+def merge_buckets(buckets: Iterable[Mapping[str, Any]]) -> tuple[dict[str, int], int | None]:
+    """Sum the counters of several buckets or interval rows; returns (counters, max wait ms)."""
+    counters: dict[str, int] = {}
+    max_wait: int | None = None
+    for bucket in buckets:
+        for measure, value in bucket["c"].items():
+            counters[measure] = counters.get(measure, 0) + value
+        top = bucket["max_wait_ms"] if "max_wait_ms" in bucket else (bucket["tops"][0][0] if bucket["tops"] else None)
+        if top is not None:
+            max_wait = top if max_wait is None else max(max_wait, top)
+    return counters, max_wait
+
+
+def _seconds(ms: float | None) -> float | None:
+    return None if ms is None else round(ms / 1000.0, 3)
+
+
+def interval_figures(counters: Mapping[str, int], max_wait_ms: int | None, sla: QueueSettings) -> dict[str, Any]:
+    """Every figure of an interval row, derived from its counters with the pure formulas."""
+    c = {m: counters.get(m, 0) for m in MEASURES}
+    answered, abandoned, short = c["answered"], c["abandoned"], c["short_abandoned"]
+    handled = c["handled"]
+    handle_ms = c["talk_ms"] + c["hold_ms"] + c["acw_ms"]
+    return {
+        "offered": c["offered"],
+        "answered": answered,
+        "abandoned": abandoned,
+        "short_abandoned": short,
+        "flowed_out": c["flowed_out"],
+        "answered_within_sl": c["answered_within_sl"],
+        "abandoned_within_sl": c["abandoned_within_sl"],
+        "service_level": formulas.service_level(
+            sla.sl_formula,
+            answered=answered,
+            abandoned=abandoned,
+            short_abandoned=short,
+            answered_within=c["answered_within_sl"],
+            abandoned_within=c["abandoned_within_sl"],
+        ),
+        "sl_threshold_seconds": sla.sl_threshold_seconds,
+        "sl_target": sla.sl_target,
+        "abandon_rate": formulas.abandon_rate(answered=answered, abandoned=abandoned, short_abandoned=short),
+        "asa_seconds": _seconds(formulas.mean(c["wait_answered_ms"], answered)),
+        "avg_abandon_seconds": _seconds(formulas.mean(c["wait_abandoned_ms"], abandoned)),
+        "max_wait_seconds": _seconds(max_wait_ms),
+        "handled": handled,
+        "aht_seconds": _seconds(formulas.mean(handle_ms, handled)),
+        "avg_talk_seconds": _seconds(formulas.mean(c["talk_ms"], handled)),
+        "avg_hold_seconds": _seconds(formulas.mean(c["hold_ms"], handled)),
+        "avg_acw_seconds": _seconds(formulas.mean(c["acw_ms"], handled)),
+        "hold_count": c["hold_count"],
+        "transfers": c["transfers"],
+        "handle_seconds_total": _seconds(handle_ms),
+        "wait_seconds_total": _seconds(c["wait_answered_ms"] + c["wait_abandoned_ms"]),
+        "csat": formulas.ratio(c["csat_satisfied"], c["csat_responses"]),
+        "csat_mean": _milli(formulas.mean(c["csat_score_milli"], c["csat_responses"])),
+        "csat_responses": c["csat_responses"],
+        "nps": formulas.nps_score(promoters=c["nps_promoters"], detractors=c["nps_detractors"], responses=c["nps_responses"]),
+        "nps_responses": c["nps_responses"],
+        "ces": _milli(formulas.mean(c["ces_score_milli"], c["ces_responses"])),
+        "ces_easy": formulas.ratio(c["ces_easy"], c["ces_responses"]),
+        "ces_responses": c["ces_responses"],
+        "survey_responses": c["csat_responses"] + c["nps_responses"] + c["ces_responses"],
+        "qa_score": _milli(formulas.mean(c["qa_score_milli"], c["qa_count"])),
+        "qa_count": c["qa_count"],
+    }
+
+
+def _milli(value: float | None) -> float | None:
+    return None if value is None else round(value / 1000.0, 3)
+
+
+def rollup(
+    buckets: Mapping[int, Mapping[str, Any]], granularity: str, zone: ZoneInfo, start: float, end: float
+) -> list[tuple[float, float, dict[str, int], int | None]]:
+    """Group 15-minute buckets (by start) into ``granularity`` intervals overlapping [start, end).
+
+    Returns (interval start, interval end, summed counters, max wait ms) per interval
+    that has data, in time order. Sums of counters, never averages of ratios.
+    """
+    groups: dict[float, list[Mapping[str, Any]]] = {}
+    for bucket_start_, bucket in buckets.items():
+        group = interval_start(bucket_start_, granularity, zone)
+        if interval_end(group, granularity, zone) > start and group < end:
+            groups.setdefault(group, []).append(bucket)
+    out = []
+    for group in sorted(groups):
+        counters, max_wait = merge_buckets(groups[group])
+        out.append((group, interval_end(group, granularity, zone), counters, max_wait))
+    return out

@@ -1,0 +1,353 @@
+"""How contact and survey events turn into interval contributions and a live row.
+
+A contact keeps the events it received (sorted by event time, de-duplicated by
+``event_id``). Its figures are a pure function of that list – :func:`fold_contact`
+– so arrival order, duplicates and redeliveries cannot change them: the driver
+re-folds after every new event and sends only the *difference* between the new
+and the previous contributions (:func:`diff_contributions`) downstream.
+
+Counting rules (docs/metrics.md): ``offered`` counts in the bucket the contact
+entered the queue; answered/abandoned/flowed-out and waits in the bucket it left
+the queue; handle time in the bucket ACW finished (or, with no ACW, where it
+ended); surveys and QA in the bucket they were given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ccpulse.domain.formulas import ces_easy, csat_satisfied, normalise_score, nps_bucket
+from ccpulse.domain.intervals import bucket_start
+from schemas.events import DEFAULT_SURVEY_SCALES, Event
+
+__all__ = [
+    "Contributions",
+    "ContactFold",
+    "SlaLookup",
+    "add_event",
+    "bucket_key",
+    "diff_contributions",
+    "event_record",
+    "fold_contact",
+    "TOP_PREFIX",
+]
+
+#: (queue_id, channel) -> (service-level threshold seconds, short-abandon seconds)
+SlaLookup = Callable[[str, str], tuple[float, float]]
+#: bucket key -> measure -> value. Every value is an integer (durations in ms, scores in
+#: milli-points) so sums are exact whatever the order. Keys starting with TOP_PREFIX hold
+#: one wait each (for the max wait).
+Contributions = dict[str, dict[str, float]]
+TOP_PREFIX = "~"
+
+# Tie-break for events with the same timestamp: the natural lifecycle order.
+_RANK = {
+    "contact.transferred": 0,
+    "contact.queued": 1,
+    "contact.answered": 2,
+    "contact.abandoned": 2,
+    "contact.flowed_out": 2,
+    "contact.hold_started": 3,
+    "contact.hold_ended": 4,
+    "contact.ended": 5,
+    "contact.wrapped_up": 6,
+    "survey.responded": 7,
+    "qa.evaluated": 8,
+}
+# Payload fields kept per event type (the rest of the event is not needed to fold).
+_FIELDS = ("queue_id", "channel", "customer_id", "priority", "agent_id", "to_queue_id", "to_agent_id",
+           "reason", "resolved", "survey", "score", "scale_min", "scale_max", "comment")
+
+
+def _ms(seconds: float) -> int:
+    """Durations are summed as whole milliseconds so sums are exact in any order."""
+    return max(0, round(seconds * 1000))
+
+
+def bucket_key(dimension: str, entity: str, t: float) -> str:
+    """Key of the 15-minute bucket of ``entity`` (e.g. a queue) holding instant ``t``."""
+    return f"{dimension}|{entity}|{int(bucket_start(t))}"
+
+
+def event_record(event: Event, raw: bytes, src: str, offset: int) -> dict[str, Any]:
+    """The compact, JSON-ready form in which an entity keeps one of its events.
+
+    ``src``/``off`` identify the Kafka message so a redelivery (same message after a
+    restart) is told apart from a duplicate (same ``event_id`` in another message).
+    ``raw`` is kept so a rejection found later still dead-letters the original bytes.
+    """
+    rec: dict[str, Any] = {"id": event.event_id, "type": event.type, "t": event.at, "src": src, "off": offset}
+    for name in _FIELDS:
+        value = getattr(event, name, None)
+        if value is not None:
+            rec[name] = value
+    rec["raw"] = raw.decode("utf-8", "replace")
+    return rec
+
+
+def _sort_key(rec: dict[str, Any]) -> tuple[float, int, str]:
+    return rec["t"], _RANK.get(rec["type"], 9), rec["id"]
+
+
+def add_event(events: list[dict[str, Any]], rec: dict[str, Any]) -> str:
+    """Insert ``rec`` into the sorted ``events`` list in place.
+
+    Returns ``"applied"``, ``"redelivered"`` (the very same message again: ignore
+    silently) or ``"duplicate"`` (same ``event_id`` in another message: reject).
+    """
+    for existing in events:
+        if existing["id"] == rec["id"]:
+            same_message = existing["src"] == rec["src"] and existing["off"] == rec["off"]
+            return "redelivered" if same_message else "duplicate"
+    events.append(rec)
+    events.sort(key=_sort_key)
+    return "applied"
+
+
+@dataclass
+class ContactFold:
+    """What a contact's events add up to."""
+
+    contributions: Contributions = field(default_factory=dict)
+    live: dict[str, Any] | None = None  # the read-model row; None once the contact is done
+    anomalies: list[tuple[str, str, str]] = field(default_factory=list)  # (event_id, reason, message)
+    queued: bool = False  # has the contact ever entered a queue?
+
+
+class _Folder:
+    """One pass over a contact's sorted events (see :func:`fold_contact`)."""
+
+    def __init__(self, contact_id: str, sla: SlaLookup, settled: bool) -> None:
+        self.contact_id = contact_id
+        self.sla = sla
+        self.settled = settled
+        self.out = ContactFold()
+        self.visits = 0
+        self.queue: str | None = None  # queue of the current/last visit
+        self.channel = "voice"
+        self.queued_at: float | None = None  # set while waiting in a queue
+        self.customer_id: str | None = None
+        self.priority: int | None = None
+        self.status = "new"
+        self.agent: str | None = None
+        self.answered_at: float | None = None
+        self.hold_start: float | None = None
+        self.hold_total = 0  # milliseconds
+        self.hold_count = 0
+        self.ended_at: float | None = None
+
+    # ---- helpers ------------------------------------------------------------------
+    def add(self, t: float, queue: str, measure: str, value: int = 1) -> None:
+        bucket = self.out.contributions.setdefault(bucket_key("queue", queue, t), {})
+        bucket[measure] = bucket.get(measure, 0) + value
+
+    def anomaly(self, rec: dict[str, Any], message: str) -> None:
+        self.out.anomalies.append((rec["id"], "impossible_transition", f"{rec['type']} {message}"))
+
+    def leave_queue(self, t: float, outcome: str) -> None:
+        """The contact leaves the queue it waits in: answered, abandoned or flowed_out."""
+        assert self.queue is not None and self.queued_at is not None
+        wait = _ms(t - self.queued_at)
+        threshold, short = self.sla(self.queue, self.channel)
+        self.add(t, self.queue, outcome)
+        if outcome == "answered":
+            self.add(t, self.queue, "wait_answered_ms", wait)
+            if wait <= threshold * 1000:
+                self.add(t, self.queue, "answered_within_sl")
+        elif outcome == "abandoned":
+            self.add(t, self.queue, "wait_abandoned_ms", wait)
+            if wait <= threshold * 1000:
+                self.add(t, self.queue, "abandoned_within_sl")
+            if wait < short * 1000:
+                self.add(t, self.queue, "short_abandoned")
+        self.add(t, self.queue, f"{TOP_PREFIX}{self.contact_id}#{self.visits}", wait)
+        self.queued_at = None
+
+    def count_handled(self, t: float, acw: float) -> None:
+        """A handled contact: its talk, hold and ACW count where handling finished."""
+        assert self.queue is not None and self.answered_at is not None
+        end = self.ended_at if self.ended_at is not None else t
+        talk = max(0, _ms(end - self.answered_at) - self.hold_total)
+        self.add(t, self.queue, "handled")
+        self.add(t, self.queue, "talk_ms", talk)
+        self.add(t, self.queue, "hold_ms", self.hold_total)
+        self.add(t, self.queue, "acw_ms", _ms(acw))
+        if self.hold_count:
+            self.add(t, self.queue, "hold_count", self.hold_count)
+        self.answered_at = None
+
+    def handling(self) -> bool:
+        return self.answered_at is not None and self.ended_at is None
+
+    def close_hold(self, t: float) -> None:
+        if self.hold_start is not None:
+            self.hold_total += _ms(t - self.hold_start)
+            self.hold_count += 1
+            self.hold_start = None
+
+    def transfer_out(self, t: float) -> None:
+        """Handling ends by a transfer to another queue: counted handled, no ACW."""
+        self.close_hold(t)
+        self.ended_at = t
+        self.count_handled(t, 0.0)
+        self.ended_at = None
+        self.status = "transferring"
+
+    # ---- the state machine -----------------------------------------------------------
+    def step(self, rec: dict[str, Any]) -> None:
+        kind, t = rec["type"], rec["t"]
+        if kind == "contact.queued":
+            if self.queued_at is not None:  # moved to another queue without a flow-out event
+                self.leave_queue(t, "flowed_out")
+            elif self.handling():  # re-queued while talking: an implicit transfer
+                self.add(t, self.queue or rec["queue_id"], "transfers")
+                self.transfer_out(t)
+            self.out.queued = True
+            self.visits += 1
+            self.queue, self.channel, self.queued_at = rec["queue_id"], rec["channel"], t
+            self.customer_id = rec.get("customer_id", self.customer_id)
+            self.priority = rec.get("priority")
+            self.status = "waiting"
+            self.add(t, self.queue, "offered")
+            self.add(t, self.queue, f"offered_{self.channel}")  # tells the read side the queue's channel
+        elif kind == "contact.answered":
+            if self.queued_at is None:
+                return self.anomaly(rec, "for a contact that is not waiting in a queue")
+            self.leave_queue(t, "answered")
+            self.agent, self.answered_at = rec["agent_id"], t
+            self.hold_start, self.hold_total, self.hold_count, self.ended_at = None, 0, 0, None
+            self.status = "in_progress"
+        elif kind in ("contact.abandoned", "contact.flowed_out"):
+            if self.queued_at is None:
+                return self.anomaly(rec, "for a contact that is not waiting in a queue")
+            self.leave_queue(t, "abandoned" if kind == "contact.abandoned" else "flowed_out")
+            self.status = "done"
+        elif kind == "contact.hold_started":
+            if not self.handling() or self.hold_start is not None:
+                return self.anomaly(rec, "while the contact is not being handled or is already on hold")
+            self.hold_start = t
+        elif kind == "contact.hold_ended":
+            if not self.handling() or self.hold_start is None:
+                return self.anomaly(rec, "while the contact is not on hold")
+            self.close_hold(t)
+        elif kind == "contact.transferred":
+            if self.queued_at is not None:  # transferred straight out of the queue
+                self.leave_queue(t, "flowed_out")
+                self.status = "transferring"
+            elif self.handling():
+                self.add(t, self.queue or "", "transfers")
+                if rec.get("to_agent_id") and not rec.get("to_queue_id"):
+                    self.agent = rec["to_agent_id"]  # the same visit goes on with another agent
+                else:
+                    self.transfer_out(t)
+            else:
+                return self.anomaly(rec, "while the contact is not being handled")
+        elif kind == "contact.ended":
+            if not self.handling():
+                return self.anomaly(rec, "for a contact that is not being handled")
+            self.close_hold(t)
+            self.ended_at = t
+            self.status = "acw"
+        elif kind == "contact.wrapped_up":
+            if self.answered_at is None or self.ended_at is None:
+                return self.anomaly(rec, "before the contact ended")
+            self.count_handled(t, t - self.ended_at)
+            self.ended_at = None
+            self.status = "done"
+        elif kind == "survey.responded":
+            self.survey(rec)
+        elif kind == "qa.evaluated":
+            queue = self.queue
+            if queue is None:
+                return self.out.anomalies.append((rec["id"], "unknown_contact", "qa.evaluated for a contact never queued"))
+            self.add(t, queue, "qa_count")
+            self.add(t, queue, "qa_score_milli", round(rec["score"] * 1000))
+
+    def survey(self, rec: dict[str, Any]) -> None:
+        t, kind, score = rec["t"], rec["survey"], rec["score"]
+        queue = rec.get("queue_id") or self.queue
+        if queue is None:
+            self.out.anomalies.append((rec["id"], "unknown_contact", "survey for a contact never queued and without queue_id"))
+            return
+        default = DEFAULT_SURVEY_SCALES[kind]
+        scale = (rec.get("scale_min", default[0]), rec.get("scale_max", default[1]))
+        self.add(t, queue, f"{kind}_responses")
+        if kind == "csat":
+            self.add(t, queue, "csat_score_milli", round(normalise_score(score, scale, default) * 1000))
+            if csat_satisfied(score, scale):
+                self.add(t, queue, "csat_satisfied")
+        elif kind == "nps":
+            bucket = nps_bucket(score, scale)
+            if bucket != "passive":
+                self.add(t, queue, f"nps_{bucket}s")
+        else:
+            self.add(t, queue, "ces_score_milli", round(normalise_score(score, scale, default) * 1000))
+            if ces_easy(score, scale):
+                self.add(t, queue, "ces_easy")
+
+    def finish(self) -> ContactFold:
+        # Settled (nothing earlier can arrive any more) and ended without ACW: count it where it ended.
+        if self.settled and self.answered_at is not None and self.ended_at is not None:
+            self.count_handled(self.ended_at, 0.0)
+            self.status = "done"
+        if self.status not in ("done", "new"):
+            self.out.live = {
+                "contact_id": self.contact_id,
+                "status": self.status,
+                "queue_id": self.queue,
+                "channel": self.channel,
+                "queued_at": self.queued_at,
+                "priority": self.priority,
+                "customer_id": self.customer_id,
+                "agent_id": self.agent if self.status != "waiting" else None,
+                "answered_at": self.answered_at,
+                "on_hold": self.hold_start is not None,
+            }
+        return self.out
+
+
+def fold_contact(contact_id: str, events: Iterable[dict[str, Any]], sla: SlaLookup, *, settled: bool = False) -> ContactFold:
+    """Fold a contact's event records (sorted by :func:`add_event`) into its figures.
+
+    ``settled`` means the lateness bound has passed since the contact's last event,
+    so a contact that ended without after-contact work is counted as handled then.
+    """
+    folder = _Folder(contact_id, sla, settled)
+    for rec in events:
+        folder.step(rec)
+    if not folder.out.queued:
+        # Events for a contact that never queued stay pending; once settled they are rejected.
+        folder.out.contributions.clear()
+        folder.out.anomalies = [
+            (rec["id"], "unknown_contact", f"{rec['type']} for contact {contact_id} that never queued")
+            for rec in events
+        ]
+        return folder.out
+    return folder.finish()
+
+
+def diff_contributions(old: Contributions, new: Contributions) -> Contributions:
+    """What has to be applied downstream to turn ``old`` into ``new``.
+
+    Numeric measures become signed deltas; a top-wait entry that disappeared is sent
+    as ``None`` (remove). Buckets without a change are omitted.
+    """
+    out: Contributions = {}
+    for key in old.keys() | new.keys():
+        before, after = old.get(key, {}), new.get(key, {})
+        delta: dict[str, Any] = {}
+        for measure in before.keys() | after.keys():
+            if measure.startswith(TOP_PREFIX):
+                if measure not in after:
+                    delta[measure] = None
+                elif before.get(measure) != after[measure]:
+                    delta[measure] = after[measure]
+            else:
+                change = after.get(measure, 0) - before.get(measure, 0)
+                if change:
+                    delta[measure] = change
+        if delta:
+            out[key] = delta
+    return out

@@ -1,0 +1,107 @@
+"""Every metric formula of ccpulse, each a pure function, each defined once.
+
+docs/metrics.md carries the same definitions in a supervisor's words. A ratio
+whose denominator is zero is ``None`` (shown as null / "–"), never 0 or 1:
+"no contacts" is not "perfect service" nor "no service".
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SL_FORMULAS",
+    "abandon_rate",
+    "ces_easy",
+    "csat_satisfied",
+    "mean",
+    "normalise_score",
+    "nps_bucket",
+    "nps_score",
+    "ratio",
+    "service_level",
+]
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    """``numerator / denominator``, or ``None`` when the denominator is not positive."""
+    return numerator / denominator if denominator > 0 else None
+
+
+def mean(total: float, count: float) -> float | None:
+    """Mean from a sum and a count; ``None`` when there is nothing to average."""
+    return ratio(total, count)
+
+
+#: The per-queue service-level formulas. Keys are the values of ``QueueSettings.sl_formula``.
+SL_FORMULAS: dict[str, str] = {
+    "answered_within_over_answered_abandoned_minus_short": "answered_within / (answered + abandoned − short_abandoned)",
+    "answered_within_over_answered_abandoned": "answered_within / (answered + abandoned)",
+    "answered_within_over_answered": "answered_within / answered",
+    "removed_within_over_answered_abandoned": "(answered_within + abandoned_within) / (answered + abandoned)",
+}
+
+
+def service_level(
+    formula: str,
+    *,
+    answered: float,
+    abandoned: float,
+    short_abandoned: float,
+    answered_within: float,
+    abandoned_within: float,
+) -> float | None:
+    """Service level of a set of contacts under one of :data:`SL_FORMULAS`.
+
+    ``answered_within``/``abandoned_within`` count contacts that were answered /
+    abandoned with a wait at or below the queue's threshold.
+    """
+    if formula == "answered_within_over_answered_abandoned_minus_short":
+        return ratio(answered_within, answered + abandoned - short_abandoned)
+    if formula == "answered_within_over_answered_abandoned":
+        return ratio(answered_within, answered + abandoned)
+    if formula == "answered_within_over_answered":
+        return ratio(answered_within, answered)
+    if formula == "removed_within_over_answered_abandoned":
+        return ratio(answered_within + abandoned_within, answered + abandoned)
+    raise ValueError(f"unknown service-level formula {formula!r}; choose one of {', '.join(SL_FORMULAS)}")
+
+
+def abandon_rate(*, answered: float, abandoned: float, short_abandoned: float) -> float | None:
+    """Abandons that were not short, over contacts that were answered or (not short) abandoned."""
+    return ratio(abandoned - short_abandoned, answered + abandoned - short_abandoned)
+
+
+# ---- surveys -------------------------------------------------------------------------
+def normalise_score(score: float, scale: tuple[int, int], target: tuple[int, int]) -> float:
+    """Map ``score`` linearly from ``scale`` onto ``target`` (e.g. CES 1–5 onto 1–7)."""
+    low, high = scale
+    t_low, t_high = target
+    return t_low + (score - low) * (t_high - t_low) / (high - low)
+
+
+def csat_satisfied(score: int, scale: tuple[int, int]) -> bool:
+    """Top-two box: the answer is one of the two highest points of its scale (4–5 on 1–5)."""
+    return score >= scale[1] - 1
+
+
+def nps_bucket(score: int, scale: tuple[int, int]) -> str:
+    """``promoter`` (top two points: 9–10), ``detractor`` (6 or below on 0–10/1–10) or ``passive``."""
+    high = scale[1]
+    if score >= high - 1:
+        return "promoter"
+    if score <= high - 4:
+        return "detractor"
+    return "passive"
+
+
+def nps_score(*, promoters: float, detractors: float, responses: float) -> float | None:
+    """Net Promoter Score = %promoters − %detractors, from −100 to 100."""
+    if responses <= 0:
+        return None
+    return 100.0 * (promoters - detractors) / responses
+
+
+def ces_easy(score: int, scale: tuple[int, int]) -> bool:
+    """The answer lies in the top third of its scale ("easy"): 5–7 on 1–7, 4–5 on 1–5."""
+    low, high = scale
+    return (score - low) * 3 >= 2 * (high - low)
+

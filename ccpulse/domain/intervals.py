@@ -1,0 +1,77 @@
+"""Event-time intervals.
+
+The worker stores only 15-minute buckets (UTC-aligned). Hourly and daily figures
+are sums of 15-minute buckets: every real-world UTC offset is a multiple of
+15 minutes, so local hours and local days (in any IANA zone, DST included) are
+exact unions of 15-minute buckets.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+__all__ = [
+    "BUCKET_SECONDS",
+    "GRANULARITIES",
+    "Granularity",
+    "bucket_start",
+    "interval_end",
+    "interval_start",
+    "iso",
+    "parse_time",
+]
+
+BUCKET_SECONDS = 900
+Granularity = Literal["15m", "1h", "1d"]
+GRANULARITIES: tuple[str, ...] = ("15m", "1h", "1d")
+
+
+def bucket_start(t: float) -> float:
+    """Start (epoch seconds) of the 15-minute bucket holding instant ``t``."""
+    return float(int(t // BUCKET_SECONDS) * BUCKET_SECONDS)
+
+
+def interval_start(t: float, granularity: str, zone: ZoneInfo) -> float:
+    """Start of the ``granularity`` interval holding ``t``, in ``zone``'s wall-clock calendar."""
+    if granularity == "15m":
+        return bucket_start(t)
+    local = datetime.fromtimestamp(t, zone)
+    if granularity == "1h":
+        # Local hours may be offset from UTC hours (e.g. +05:30); floor in local time.
+        floored = local.replace(minute=0, second=0, microsecond=0)
+        # Around a DST fold the replaced time can be ambiguous; keep the one at or before t.
+        start = floored.timestamp()
+        return start if start <= t else floored.replace(fold=1).timestamp()
+    if granularity == "1d":
+        return datetime(local.year, local.month, local.day, tzinfo=zone).timestamp()
+    raise ValueError(f"unknown granularity {granularity!r}; use one of {', '.join(GRANULARITIES)}")
+
+
+def interval_end(start: float, granularity: str, zone: ZoneInfo) -> float:
+    """End of the interval starting at ``start`` (a local day can last 23 or 25 hours)."""
+    if granularity == "15m":
+        return start + BUCKET_SECONDS
+    if granularity == "1h":
+        return start + 3600
+    if granularity == "1d":
+        local = datetime.fromtimestamp(start, zone)
+        nxt = (local.replace(tzinfo=None) + timedelta(days=1)).replace(tzinfo=zone)
+        return datetime(nxt.year, nxt.month, nxt.day, tzinfo=zone).timestamp()
+    raise ValueError(f"unknown granularity {granularity!r}; use one of {', '.join(GRANULARITIES)}")
+
+
+def iso(t: float, zone: ZoneInfo | None = None) -> str:
+    """RFC 3339 text of epoch seconds ``t`` (UTC ``Z`` unless a zone is given)."""
+    if zone is None:
+        return datetime.fromtimestamp(t, timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(t, zone).isoformat()
+
+
+def parse_time(text: str) -> float:
+    """Epoch seconds of an RFC 3339 time; a time without offset is rejected (ambiguous)."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError(f"time {text!r} has no UTC offset; add Z or +07:00")
+    return value.timestamp()

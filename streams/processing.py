@@ -1,0 +1,269 @@
+"""Thin drivers between Faust and the pure domain core.
+
+Each processor takes a batch of Faust events, hands every event to the core
+(``ccpulse.domain``), sends what the core returns (interval deltas, dead letters),
+waits for those sends to be acknowledged, and only then writes its tables. So a
+table (and its changelog) never holds an effect whose messages could be lost in
+a crash; a redelivered event re-sends deltas the interval side already applied,
+which its per-source high-water mark ignores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import faust
+import orjson
+from faust.streams import _current_event
+
+from ccpulse.domain.agent import agent_record, fold_agent, prune_agent
+from ccpulse.domain.buckets import apply_delta
+from ccpulse.domain.contact import add_event, diff_contributions, event_record, fold_contact
+from ccpulse.settings import Settings
+from schemas.deadletter import deadletter_record
+from schemas.events import AgentStateChanged, EventRejected, decode_event
+from streams.readmodel import ReadModelPublisher, agent_row_key, contact_row_key, interval_row_key
+
+__all__ = ["AgentProcessor", "ContactProcessor", "IntervalProcessor"]
+
+log = logging.getLogger("ccpulse.worker")
+
+
+@contextlib.contextmanager
+def _writing_for(event: faust.EventT) -> Iterator[None]:
+    """Make table writes go to ``event``'s changelog partition.
+
+    Inside a ``take_events`` batch Faust's "current event" is the last one of the
+    batch, which may be on another partition than the key being written.
+    """
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+def _source(event: faust.EventT) -> str:
+    return f"{event.message.topic}:{event.message.partition}"
+
+
+class _Processor:
+    def __init__(self, settings: Settings, deadletter: faust.TopicT, readmodel: ReadModelPublisher) -> None:
+        self.settings = settings
+        self.deadletter = deadletter
+        self.readmodel = readmodel
+        self.outbox: list[Any] = []  # futures of sends that must be acknowledged before table writes
+        self.rejected = 0
+
+    async def reject(self, event: faust.EventT, reason: str, message: str, event_id: str | None = None, raw: bytes | None = None) -> None:
+        msg = event.message
+        value = raw if raw is not None else msg.value
+        record = deadletter_record(
+            raw=value, key=msg.key, topic=msg.topic, partition=msg.partition, offset=msg.offset,
+            reason=reason, message=message, event_id=event_id,
+        )
+        self.outbox.append(await self.deadletter.send(key=msg.key, value=record))
+        self.rejected += 1
+        log.debug("rejected %s:%s@%s: %s %s", msg.topic, msg.partition, msg.offset, reason, message)
+
+    async def settle_outbox(self) -> None:
+        if self.outbox:
+            outbox, self.outbox = self.outbox, []
+            await asyncio.gather(*outbox)
+
+
+class ContactProcessor(_Processor):
+    """Contact and survey events -> contact state, interval deltas, live contact rows."""
+
+    def __init__(self, settings: Settings, contacts: faust.Table, watermarks: faust.Table, facts: faust.TopicT,
+                 deadletter: faust.TopicT, readmodel: ReadModelPublisher) -> None:
+        super().__init__(settings, deadletter, readmodel)
+        self.contacts = contacts
+        self.watermarks = watermarks
+        self.facts = facts
+        self._swept_at: dict[int, float] = {}
+
+    def sla(self, queue_id: str, channel: str) -> tuple[float, float]:
+        q = self.settings.queue(queue_id, channel)
+        return q.sl_threshold_seconds, q.short_abandon_seconds
+
+    async def process(self, events: Sequence[faust.EventT]) -> None:
+        states: dict[str, dict[str, Any]] = {}
+        writer: dict[str, faust.EventT] = {}
+        marks: dict[str, float] = {}
+        for ev in events:
+            try:
+                await self.handle(ev, states, writer, marks)
+            except Exception as exc:  # a bug must not stop the stream: dead-letter and go on
+                log.exception("cannot process %s:%s@%s", ev.message.topic, ev.message.partition, ev.message.offset)
+                await self.reject(ev, "processing_error", f"{type(exc).__name__}: {exc}"[:500])
+        await self.settle_outbox()
+        for cid, state in states.items():
+            with _writing_for(writer[cid]):
+                self.contacts[cid] = state
+        for src, mark in marks.items():
+            sample = next(ev for ev in events if _source(ev) == src)
+            with _writing_for(sample):
+                self.watermarks[src] = mark
+        await self.sweep(events)
+
+    async def handle(self, ev: faust.EventT, states: dict[str, dict[str, Any]], writer: dict[str, faust.EventT],
+                     marks: dict[str, float]) -> None:
+        msg = ev.message
+        src = _source(ev)
+        lateness = self.settings.lateness_seconds
+        try:
+            event = decode_event(msg.value)
+        except EventRejected as exc:
+            return await self.reject(ev, exc.reason, exc.message)
+        if isinstance(event, AgentStateChanged):
+            return await self.reject(ev, "wrong_topic", f"{event.type} belongs on the agent-events topic", event.event_id)
+        mark = marks.get(src, self.watermarks.get(src, 0.0))
+        if event.at < mark - lateness:
+            return await self.reject(ev, "late", f"event time is {mark - event.at:.0f} s behind the watermark; the lateness bound is {lateness:.0f} s", event.event_id)
+        cid = event.contact_id
+        state = dict(states.get(cid) or self.contacts.get(cid) or {"events": [], "contrib": {}, "p": msg.partition})
+        state["events"] = list(state["events"])
+        status = add_event(state["events"], event_record(event, msg.value, src, msg.offset))
+        if status == "duplicate":
+            return await self.reject(ev, "duplicate", f"event_id {event.event_id} was already received for contact {cid}", event.event_id)
+        fold = fold_contact(cid, state["events"], self.sla)
+        delta = diff_contributions(state["contrib"], fold.contributions)
+        for index, (bucket, change) in enumerate(sorted(delta.items())):
+            value = orjson.dumps({"d": change, "s": src, "o": msg.offset, "i": index})
+            self.outbox.append(await self.facts.send(key=bucket.encode(), value=value))
+        state["contrib"] = fold.contributions
+        state["last_t"] = max(state.get("last_t", 0.0), event.at)
+        states[cid], writer[cid], marks[src] = state, ev, max(mark, event.at)
+        self.readmodel.upsert(contact_row_key(cid), "contact", fold.live)
+
+    async def sweep(self, events: Sequence[faust.EventT]) -> None:
+        """Settle and expire contacts of the batch's partitions once their watermark moved on.
+
+        Settled = the lateness bound has passed since the contact's last event: what
+        still cannot be applied is final and dead-lettered. Expired = kept long enough
+        for late surveys; the state is deleted.
+        """
+        lateness, keep = self.settings.lateness_seconds, self.settings.contact_retention_seconds
+        by_partition = {ev.message.partition: ev for ev in events}
+        for partition, ev in by_partition.items():
+            sources = (f"{self.settings.topics.contact_events}:{partition}", f"{self.settings.topics.survey_events}:{partition}")
+            mark = max(self.watermarks.get(src, 0.0) for src in sources)
+            if mark - self._swept_at.get(partition, 0.0) < 60:
+                continue
+            self._swept_at[partition] = mark
+            for cid, state in list(self.contacts.items()):
+                if state.get("p") != partition:
+                    continue
+                last = state.get("last_t", 0.0)
+                if mark >= last + keep:
+                    with _writing_for(ev):
+                        del self.contacts[cid]
+                    self.readmodel.upsert(contact_row_key(cid), "contact", None)
+                elif mark >= last + lateness and not state.get("settled"):
+                    fold = fold_contact(cid, state["events"], self.sla)
+                    for event_id, reason, message in fold.anomalies:
+                        raw = next((r["raw"].encode() for r in state["events"] if r["id"] == event_id), None)
+                        await self.reject(ev, reason, message, event_id, raw=raw)
+                    state = {**state, "settled": True}
+                    await self.settle_outbox()
+                    with _writing_for(ev):
+                        self.contacts[cid] = state
+
+
+    def republish_all(self) -> None:
+        """After recovery: re-send every local contact's live row (the last ones may have been lost)."""
+        for cid, state in list(self.contacts.items()):
+            self.readmodel.upsert(contact_row_key(cid), "contact", fold_contact(cid, state["events"], self.sla).live)
+
+
+class AgentProcessor(_Processor):
+    """Agent state changes -> agent state, live agent rows."""
+
+    def __init__(self, settings: Settings, agents: faust.Table, watermarks: faust.Table,
+                 deadletter: faust.TopicT, readmodel: ReadModelPublisher) -> None:
+        super().__init__(settings, deadletter, readmodel)
+        self.agents = agents
+        self.watermarks = watermarks
+
+    async def process(self, events: Sequence[faust.EventT]) -> None:
+        for ev in events:
+            try:
+                await self.handle(ev)
+            except Exception as exc:  # a bug must not stop the stream: dead-letter and go on
+                log.exception("cannot process %s:%s@%s", ev.message.topic, ev.message.partition, ev.message.offset)
+                await self.reject(ev, "processing_error", f"{type(exc).__name__}: {exc}"[:500])
+        await self.settle_outbox()
+
+    async def handle(self, ev: faust.EventT) -> None:
+        msg = ev.message
+        src = _source(ev)
+        lateness = self.settings.lateness_seconds
+        try:
+            event = decode_event(msg.value)
+        except EventRejected as exc:
+            return await self.reject(ev, exc.reason, exc.message)
+        if not isinstance(event, AgentStateChanged):
+            return await self.reject(ev, "wrong_topic", f"{event.type} belongs on the contact or survey topic", event.event_id)
+        mark = self.watermarks.get(src, 0.0)
+        if event.at < mark - lateness:
+            return await self.reject(ev, "late", f"event time is {mark - event.at:.0f} s behind the watermark; the lateness bound is {lateness:.0f} s", event.event_id)
+        changes = list((self.agents.get(event.agent_id) or {"changes": []})["changes"])
+        status = add_event(changes, agent_record(event, msg.value, src, msg.offset))
+        if status == "duplicate":
+            return await self.reject(ev, "duplicate", f"event_id {event.event_id} was already received for agent {event.agent_id}", event.event_id)
+        new_mark = max(mark, event.at)
+        state = {"changes": prune_agent(changes, new_mark - lateness)}
+        await self.settle_outbox()
+        with _writing_for(ev):
+            self.agents[event.agent_id] = state
+            if new_mark != mark:
+                self.watermarks[src] = new_mark
+        self.readmodel.upsert(agent_row_key(event.agent_id), "agent", fold_agent(event.agent_id, state["changes"]))
+
+    def republish_all(self) -> None:
+        """After recovery: re-send every local agent's row."""
+        for agent_id, state in list(self.agents.items()):
+            self.readmodel.upsert(agent_row_key(agent_id), "agent", fold_agent(agent_id, state["changes"]))
+
+
+class IntervalProcessor(_Processor):
+    """Interval deltas -> 15-minute buckets -> interval rows."""
+
+    def __init__(self, settings: Settings, buckets: faust.Table, deadletter: faust.TopicT, readmodel: ReadModelPublisher) -> None:
+        super().__init__(settings, deadletter, readmodel)
+        self.buckets = buckets
+
+    def publish(self, key: str, bucket: dict[str, Any]) -> None:
+        dimension, entity, start = key.split("|", 2)
+        tops = bucket["tops"]
+        self.readmodel.upsert(interval_row_key(key), "interval", {
+            "dimension": dimension, "id": entity, "start": int(start),
+            "c": bucket["c"], "max_wait_ms": tops[0][0] if tops else None,
+        })
+
+    async def process(self, events: Sequence[faust.EventT]) -> None:
+        for ev in events:
+            try:
+                key = ev.message.key.decode()
+                fact = orjson.loads(ev.message.value)
+                bucket, applied = apply_delta(self.buckets.get(key), fact["d"], fact["s"], (fact["o"], fact["i"]))
+            except Exception as exc:  # only ccpulse writes this topic, but never stop the stream
+                log.exception("cannot apply interval fact %s@%s", ev.message.partition, ev.message.offset)
+                await self.reject(ev, "processing_error", f"{type(exc).__name__}: {exc}"[:500])
+                continue
+            if applied:
+                with _writing_for(ev):
+                    self.buckets[key] = bucket
+            self.publish(key, bucket)
+        await self.settle_outbox()
+
+    def republish_all(self) -> None:
+        """After recovery: re-send every local bucket's row (a crash may have lost the last ones)."""
+        for key, bucket in list(self.buckets.items()):
+            self.publish(key, bucket)

@@ -1,0 +1,81 @@
+"""The whole stream topology in one place: topics, tables, agents, timers.
+
+    cc.contact-events ─┐                                   ┌─> cc.read-model (contact rows)
+    cc.survey-events ──┴─> contacts ─> cc.interval-facts ─> intervals ─> cc.read-model (interval rows)
+    cc.agent-events ─────> agents ───────────────────────────────────────> cc.read-model (agent rows)
+    any rejected message ─> cc.deadletter
+
+Agents here only read a stream and delegate to a processor (streams/processing.py),
+which delegates every rule to the pure core (ccpulse/domain/).
+"""
+
+from __future__ import annotations
+
+from ccpulse.settings import get_settings
+from streams.app import app
+from streams.processing import AgentProcessor, ContactProcessor, IntervalProcessor
+from streams.readmodel import ReadModelPublisher
+
+__all__ = ["app"]
+
+settings = get_settings()
+topics = settings.topics
+BATCH, WITHIN = 1000, 0.05
+
+# ---- topics -------------------------------------------------------------------------------
+contact_sources = app.topic(topics.contact_events, topics.survey_events, partitions=settings.partitions)
+agent_events = app.topic(topics.agent_events, partitions=settings.partitions)
+interval_facts = app.topic(topics.interval_facts, partitions=settings.partitions)
+read_model = app.topic(topics.read_model, partitions=settings.partitions, compacting=True)
+deadletter = app.topic(topics.deadletter, partitions=1)
+
+# ---- tables (changelogged; memory:// in tests, rocksdict:// in production) -------------------
+contacts = app.Table("contacts", partitions=settings.partitions)
+agent_states = app.Table("agents", partitions=settings.partitions)
+watermarks = app.Table("watermarks", default=float, partitions=settings.partitions)
+buckets = app.Table("buckets", partitions=settings.partitions)
+
+publisher = ReadModelPublisher(read_model)
+contact_processor = ContactProcessor(settings, contacts, watermarks, interval_facts, deadletter, publisher)
+agent_processor = AgentProcessor(settings, agent_states, watermarks, deadletter, publisher)
+interval_processor = IntervalProcessor(settings, buckets, deadletter, publisher)
+
+
+# ---- agents: read a stream, delegate --------------------------------------------------------
+@app.agent(contact_sources, concurrency=1)
+async def contact_agent(stream):  # type: ignore[no-untyped-def]
+    async for batch in stream.take_events(BATCH, within=WITHIN):
+        await contact_processor.process(batch)
+
+
+@app.agent(agent_events, concurrency=1)
+async def agent_state_agent(stream):  # type: ignore[no-untyped-def]
+    async for batch in stream.take_events(BATCH, within=WITHIN):
+        await agent_processor.process(batch)
+
+
+@app.agent(interval_facts, concurrency=1)
+async def interval_agent(stream):  # type: ignore[no-untyped-def]
+    async for batch in stream.take_events(BATCH, within=WITHIN):
+        await interval_processor.process(batch)
+
+
+# ---- timers and hooks -----------------------------------------------------------------------
+@app.timer(settings.publish_interval_seconds)
+async def flush_read_model() -> None:
+    await publisher.flush()
+
+
+@buckets.on_recover
+async def republish_intervals() -> None:
+    interval_processor.republish_all()
+
+
+@contacts.on_recover
+async def republish_contacts() -> None:
+    contact_processor.republish_all()
+
+
+@agent_states.on_recover
+async def republish_agents() -> None:
+    agent_processor.republish_all()
