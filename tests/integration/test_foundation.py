@@ -1,0 +1,105 @@
+"""End to end on the embedded broker: events → Faust worker → read model → HTTP API."""
+
+from __future__ import annotations
+
+import base64
+
+import orjson
+import pytest
+
+from tests.scenarios import FOUNDATION_AGENTS, FOUNDATION_EVENTS, FOUNDATION_EXPECTED, FOUNDATION_WAITING
+
+pytestmark = pytest.mark.integration
+
+BAD_MESSAGES = [
+    (b"c-bad-1", b"this is not json {"),
+    (b"c-bad-2", orjson.dumps({"event_id": "x1", "type": "contact.teleported", "occurred_at": "2026-03-02T09:00:00Z", "contact_id": "c-bad-2"})),
+    (b"c-bad-3", orjson.dumps({"event_id": "x2", "type": "contact.queued", "occurred_at": "2026-03-02T09:00:00Z", "contact_id": "c-bad-3"})),
+]
+
+
+@pytest.fixture(scope="module")
+def stack(broker, tmp_path_factory):
+    from tests.conftest import Stack
+
+    stack = Stack(broker, tmp_path_factory.mktemp("foundation")).start(workers=1)
+    topic = stack.settings.topics.contact_events
+    # Malformed messages first: the worker must keep processing the good events after them.
+    stack.produce([(topic, key, value) for key, value in BAD_MESSAGES])
+    stack.produce(FOUNDATION_EVENTS)
+    yield stack
+    stack.stop()
+
+
+def _interval(stack, queue: str, granularity: str, start: str) -> dict | None:
+    response = stack.get(f"/api/v1/queues/{queue}/intervals", granularity=granularity, start=start,
+                         end="2026-03-03T00:00:00Z")
+    response.raise_for_status()
+    rows = {row["interval_start"]: row for row in response.json()["intervals"]}
+    return rows.get(start)
+
+
+def _settled(stack) -> bool:
+    # The last event of the scenario (c6's wrap-up) has been counted.
+    row = _interval(stack, "chat_help", "15m", "2026-03-02T09:15:00Z")
+    return bool(row and row["handled"] == 1)
+
+
+@pytest.mark.parametrize("key", list(FOUNDATION_EXPECTED), ids=lambda k: "-".join(k))
+def test_hand_computed_scenario_through_the_api(stack, key) -> None:
+    stack.wait_for(lambda: _settled(stack), what="the scenario to be processed")
+    queue, granularity, start = key
+    row = _interval(stack, queue, granularity, start)
+    assert row is not None, f"no {granularity} row for {queue} at {start}"
+    expected = FOUNDATION_EXPECTED[key]
+    assert {name: row[name] for name in expected} == pytest.approx(expected)
+    assert row["granularity"] == granularity
+
+
+def test_live_queue_and_agent_state(stack) -> None:
+    stack.wait_for(lambda: _settled(stack), what="the scenario to be processed")
+
+    def agents_done():
+        body = stack.get("/api/v1/agents").json()
+        return {a["agent_id"]: (a["state"], a["since"]) for a in body["agents"]} == FOUNDATION_AGENTS
+
+    stack.wait_for(agents_done, what="agent states")
+    queues = {q["queue_id"]: q for q in stack.get("/api/v1/queues").json()["queues"]}
+    for queue, (waiting, oldest) in FOUNDATION_WAITING.items():
+        assert queues[queue]["live"]["waiting"] == waiting
+        assert queues[queue]["live"]["oldest_queued_at"] == oldest
+    assert queues["sales"]["live"]["longest_wait_seconds"] > 0
+    assert queues["support"]["live"]["agents"]["available"] == 2  # a1 and a2 are staffed on support
+    assert queues["chat_help"]["live"]["agents"]["on_contact"] == 1
+    assert queues["chat_help"]["channel"] == "chat"
+    assert queues["chat_help"]["sl_threshold_seconds"] == 60
+    one = stack.get("/api/v1/agents/a3").json()
+    assert one["state"] == "on_contact" and one["team"] == "team-b" and one["queue_ids"] == ["chat_help"]
+
+
+def test_bad_input_is_dead_lettered_with_original_bytes(stack) -> None:
+    stack.wait_for(lambda: _settled(stack), what="the scenario to be processed")
+    records = stack.wait_for(lambda: (r := stack.topic_messages(stack.settings.topics.deadletter)) and len(r) >= 4 and r,
+                             what="dead letters")
+    decoded = [orjson.loads(m.value) for m in records]
+    by_key = {d["key"]: d for d in decoded}
+    assert sorted(d["reason"] for d in decoded) == ["duplicate", "not_json", "schema_violation", "unknown_type"]
+    for key, raw in BAD_MESSAGES:
+        record = by_key[key.decode()]
+        assert base64.b64decode(record["value_b64"]) == raw
+        assert record["topic"] == stack.settings.topics.contact_events and record["message"]
+    duplicate = next(d for d in decoded if d["reason"] == "duplicate")
+    assert duplicate["event_id"] == "ev-002"
+    metrics = stack.get("/metrics").text
+    assert f'ccpulse_events_rejected_total{{reason="not_json",topic="{stack.settings.topics.contact_events}"}} 1.0' in metrics
+
+
+def test_api_errors_are_clear_4xx(stack) -> None:
+    assert stack.get("/api/v1/queues/nope").status_code == 404
+    assert stack.get("/api/v1/queues/nope").json() == {"detail": "unknown queue 'nope'"}
+    assert stack.get("/api/v1/agents/nobody").status_code == 404
+    bad = stack.get("/api/v1/queues/sales/intervals", granularity="5m")
+    assert bad.status_code == 422 and "granularity" in bad.json()["detail"]
+    assert stack.get("/api/v1/queues/sales/intervals", start="2026-03-02T09:00:00").status_code == 422
+    assert stack.get("/api/v1/queues/sales/intervals", start="2026-03-03T00:00:00Z", end="2026-03-02T00:00:00Z").status_code == 422
+    assert stack.get("/readyz").status_code == 200
