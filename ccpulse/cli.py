@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -21,7 +23,7 @@ from ccpulse.broker import BrokerUnavailable, EmbeddedBroker, free_port, wait_fo
 from ccpulse.kafka import KafkaUnreachable, ensure_topics
 from ccpulse.settings import Settings, get_settings
 
-__all__ = ["build_parser", "main"]
+__all__ = ["COMMANDS", "build_parser", "main"]
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -155,38 +157,43 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # ---- parser -----------------------------------------------------------------------------------
-Command = tuple[str, str, Callable[[argparse.ArgumentParser], None] | None, Callable[[argparse.Namespace, Settings], int]]
+# name -> (help, module holding add_arguments/run or None for this module, add_arguments, run)
+COMMANDS: dict[str, tuple[str, str | None, str | None, str]] = {
+    "demo": ("run broker (embedded), worker, API and simulator together", None, "_demo_args", "_demo"),
+    "broker": ("run the embedded Kafka-protocol broker (memory only; demos, development, tests)", None, "_broker_args", "_broker"),
+    "topics": ("create ccpulse's topics and exit", None, None, "_topics"),
+    "worker": ("run a stream-processing worker (Faust)", None, "_worker_args", "_worker"),
+    "api": ("run the read API, wallboard and /metrics", None, "_api_args", "_api"),
+    "simulate": ("produce a realistic multichannel event stream", "ccpulse.simulate", "add_arguments", "run"),
+    "replay": ("send a JSONL file of events to Kafka in file order", "ccpulse.replay", "add_arguments", "run"),
+    "schemas": ("write the JSON Schema files of the event contract", "schemas.jsonschema", "add_arguments", "run"),
+}
 
 
-def _commands() -> list[Command]:
-    from ccpulse import replay, simulate
-    from schemas import jsonschema
-
-    return [
-        ("demo", "run broker (embedded), worker, API and simulator together", _demo_args, _demo),
-        ("broker", "run the embedded Kafka-protocol broker (memory only; demos, development, tests)", _broker_args, _broker),
-        ("topics", "create ccpulse's topics and exit", None, _topics),
-        ("worker", "run a stream-processing worker (Faust)", _worker_args, _worker),
-        ("api", "run the read API, wallboard and /metrics", _api_args, _api),
-        ("simulate", "produce a realistic multichannel event stream", simulate.add_arguments, simulate.run),
-        ("replay", "send a JSONL file of events to Kafka in file order", replay.add_arguments, replay.run),
-        ("schemas", "write the JSON Schema files of the event contract", jsonschema.add_arguments, jsonschema.run),
-    ]
+def _resolve(module: str | None, name: str | None) -> Callable[..., Any] | None:
+    if name is None:
+        return None
+    return getattr(importlib.import_module(module) if module else sys.modules[__name__], name)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The CLI parser. With ``only``, just that command's module is imported (fast start-up)."""
     parser = argparse.ArgumentParser(prog="ccpulse", description="Streaming contact-center event processor.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, help_text, add_arguments, run in _commands():
+    for name, (help_text, module, add_arguments, run) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
-        if add_arguments is not None:
-            add_arguments(command)
-        command.set_defaults(run=run)
+        if only is None or only == name:
+            adder = _resolve(module, add_arguments)
+            if adder is not None:
+                adder(command)
+            command.set_defaults(run=_resolve(module, run))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(chosen if chosen in COMMANDS else None).parse_args(argv)
     try:
         settings = get_settings()
     except ValidationError as exc:

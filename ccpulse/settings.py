@@ -74,7 +74,10 @@ class Settings(BaseSettings):
     broker_port: int = Field(default=9092, ge=1, le=65535, description="Port of the embedded broker.")
     topics: Topics = Topics()
     partitions: int = Field(default=4, ge=1, le=256, description="Partitions of the event topics.")
-    store: str = Field(default="memory://", description="Faust table store: memory:// or rocksdict:// for production.")
+    store: str = Field(
+        default="memory://",
+        description="Table store: memory:// (tests, demo) or rocksdict:// (production: durable, on local disk).",
+    )
     data_dir: Path = Field(default=Path(".ccpulse"), description="Worker state directory (rocksdict, Faust data).")
     worker_id: str = Field(default="ccpulse", description="Faust app id = Kafka consumer group of the workers.")
     timezone: str = Field(default="UTC", description="IANA time zone of day boundaries and reports.")
@@ -96,6 +99,19 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown IANA time zone {value!r} (e.g. UTC, Europe/Berlin, Asia/Ho_Chi_Minh)") from None
         return value
+
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, value: str) -> str:
+        if value.split("://", 1)[0] not in ("memory", "rocksdict", "rocksdb"):
+            raise ValueError(f"unknown store {value!r}; use memory:// or rocksdict://")
+        return value
+
+    @property
+    def faust_store(self) -> str:
+        """The store URL in Faust's terms: its ``rocksdb://`` store runs on rocksdict when installed."""
+        scheme, _, rest = self.store.partition("://")
+        return f"rocksdb://{rest}" if scheme == "rocksdict" else self.store
 
     @field_validator("channels")
     @classmethod

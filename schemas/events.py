@@ -77,6 +77,14 @@ class _Event(BaseModel):
     )
     source: OptionalText = Field(default=None, description="System that emitted the event.")
 
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _rfc3339_text(cls, value: object) -> object:
+        # Numbers would be read as epoch seconds or milliseconds – ambiguous: the contract is text.
+        if not isinstance(value, str):
+            raise PydanticCustomError("datetime_type", "occurred_at must be an RFC 3339 string with an offset")
+        return value
+
     @field_validator("occurred_at")
     @classmethod
     def _plausible_time(cls, value: datetime) -> datetime:
@@ -281,7 +289,7 @@ def _describe(error: ValidationError) -> tuple[str, str]:
 
 def decode_event(raw: bytes | None) -> Event:
     """Decode one message value into an event, or raise :class:`EventRejected`."""
-    if raw is None:
+    if not raw:
         raise EventRejected("empty", "message has no value")
     try:
         data = orjson.loads(raw)

@@ -16,7 +16,7 @@ def create_app(settings: Settings) -> faust.App:
     return faust.App(
         settings.worker_id,
         broker=brokers,
-        store=settings.store,
+        store=settings.faust_store,
         datadir=str(settings.data_dir / "faust"),
         key_serializer="raw",
         value_serializer="raw",

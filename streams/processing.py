@@ -71,6 +71,16 @@ class _Processor:
         self.rejected += 1
         log.debug("rejected %s:%s@%s: %s %s", msg.topic, msg.partition, msg.offset, reason, message)
 
+    async def reject_stored(self, key: str, rec: dict[str, Any], reason: str, message: str) -> None:
+        """Dead-letter an event accepted earlier and kept in an entity's state, with its own origin."""
+        topic, _, partition = rec["src"].rpartition(":")
+        record = deadletter_record(
+            raw=rec["raw"].encode(), key=key.encode(), topic=topic, partition=int(partition), offset=rec["off"],
+            reason=reason, message=message, event_id=rec["id"],
+        )
+        self.outbox.append(await self.deadletter.send(key=key.encode(), value=record))
+        self.rejected += 1
+
     async def settle_outbox(self) -> None:
         if self.outbox:
             outbox, self.outbox = self.outbox, []
@@ -167,9 +177,9 @@ class ContactProcessor(_Processor):
                     self.readmodel.upsert(contact_row_key(cid), "contact", None)
                 elif mark >= last + lateness and not state.get("settled"):
                     fold = fold_contact(cid, state["events"], self.sla)
+                    by_id = {r["id"]: r for r in state["events"]}
                     for event_id, reason, message in fold.anomalies:
-                        raw = next((r["raw"].encode() for r in state["events"] if r["id"] == event_id), None)
-                        await self.reject(ev, reason, message, event_id, raw=raw)
+                        await self.reject_stored(cid, by_id[event_id], reason, message)
                     state = {**state, "settled": True}
                     await self.settle_outbox()
                     with _writing_for(ev):

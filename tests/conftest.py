@@ -162,7 +162,8 @@ class Stack:
                 out: list[Any] = []
                 deadline = time.monotonic() + timeout
                 while time.monotonic() < deadline:
-                    if all(await consumer.position(tp) >= ends[tp] for tp in partitions):
+                    positions = [await consumer.position(tp) for tp in partitions]
+                    if all(pos >= ends[tp] for pos, tp in zip(positions, partitions)):
                         break
                     batch = await consumer.getmany(timeout_ms=200)
                     for messages in batch.values():

@@ -119,10 +119,9 @@ class ContactFold:
 class _Folder:
     """One pass over a contact's sorted events (see :func:`fold_contact`)."""
 
-    def __init__(self, contact_id: str, sla: SlaLookup, settled: bool) -> None:
+    def __init__(self, contact_id: str, sla: SlaLookup) -> None:
         self.contact_id = contact_id
         self.sla = sla
-        self.settled = settled
         self.out = ContactFold()
         self.visits = 0
         self.queue: str | None = None  # queue of the current/last visit
@@ -288,10 +287,10 @@ class _Folder:
                 self.add(t, queue, "ces_easy")
 
     def finish(self) -> ContactFold:
-        # Settled (nothing earlier can arrive any more) and ended without ACW: count it where it ended.
-        if self.settled and self.answered_at is not None and self.ended_at is not None:
+        # Ended and no wrap-up (yet): count it where it ended, without ACW. A later
+        # wrap-up re-folds the contact, which moves it to the wrap-up's interval.
+        if self.answered_at is not None and self.ended_at is not None:
             self.count_handled(self.ended_at, 0.0)
-            self.status = "done"
         if self.status not in ("done", "new"):
             self.out.live = {
                 "contact_id": self.contact_id,
@@ -308,13 +307,9 @@ class _Folder:
         return self.out
 
 
-def fold_contact(contact_id: str, events: Iterable[dict[str, Any]], sla: SlaLookup, *, settled: bool = False) -> ContactFold:
-    """Fold a contact's event records (sorted by :func:`add_event`) into its figures.
-
-    ``settled`` means the lateness bound has passed since the contact's last event,
-    so a contact that ended without after-contact work is counted as handled then.
-    """
-    folder = _Folder(contact_id, sla, settled)
+def fold_contact(contact_id: str, events: Iterable[dict[str, Any]], sla: SlaLookup) -> ContactFold:
+    """Fold a contact's event records (sorted by :func:`add_event`) into its figures."""
+    folder = _Folder(contact_id, sla)
     for rec in events:
         folder.step(rec)
     if not folder.out.queued:
