@@ -66,13 +66,6 @@ class ReadModelStore:
         self.rows_applied += 1
         self.last_update = time.time()
 
-    def prune(self, now: float) -> None:
-        """Forget interval buckets older than the retention."""
-        horizon = now - self.settings.retention_days * 86400
-        for series in self.intervals.values():
-            for start in [s for s in series if s < horizon]:
-                del series[start]
-
     # ---- views ------------------------------------------------------------------------------
     def queue_ids(self) -> list[str]:
         seen = {entity for dimension, entity in self.intervals if dimension == "queue"}

@@ -248,6 +248,8 @@ class IntervalProcessor(_Processor):
     def __init__(self, settings: Settings, buckets: faust.Table, deadletter: faust.TopicT, readmodel: ReadModelPublisher) -> None:
         super().__init__(settings, deadletter, readmodel)
         self.buckets = buckets
+        self._newest: dict[int, int] = {}  # partition -> newest bucket start seen
+        self._pruned_at: dict[int, int] = {}
 
     def publish(self, key: str, bucket: dict[str, Any]) -> None:
         dimension, entity, start = key.split("|", 2)
@@ -267,11 +269,31 @@ class IntervalProcessor(_Processor):
                 log.exception("cannot apply interval fact %s@%s", ev.message.partition, ev.message.offset)
                 await self.reject(ev, "processing_error", f"{type(exc).__name__}: {exc}"[:500])
                 continue
+            partition = ev.message.partition
             if applied:
+                bucket["p"] = partition
                 with _writing_for(ev):
                     self.buckets[key] = bucket
             self.publish(key, bucket)
+            start = int(key.rsplit("|", 1)[1])
+            self._newest[partition] = max(self._newest.get(partition, 0), start)
         await self.settle_outbox()
+        self.prune(events)
+
+    def prune(self, events: Sequence[faust.EventT]) -> None:
+        """Delete buckets older than the retention, measured against the newest bucket (event time)."""
+        keep = self.settings.retention_days * 86400
+        last_event = {ev.message.partition: ev for ev in events}
+        for partition, ev in last_event.items():
+            newest = self._newest.get(partition, 0)
+            if newest - self._pruned_at.get(partition, 0) < 3600:
+                continue
+            self._pruned_at[partition] = newest
+            for key, bucket in list(self.buckets.items()):
+                if bucket.get("p") == partition and int(key.rsplit("|", 1)[1]) < newest - keep:
+                    with _writing_for(ev):
+                        del self.buckets[key]
+                    self.readmodel.upsert(interval_row_key(key), "interval", None)
 
     def republish_all(self) -> None:
         """After recovery: re-send every local bucket's row (a crash may have lost the last ones)."""

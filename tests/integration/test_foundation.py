@@ -103,3 +103,40 @@ def test_api_errors_are_clear_4xx(stack) -> None:
     assert stack.get("/api/v1/queues/sales/intervals", start="2026-03-02T09:00:00").status_code == 422
     assert stack.get("/api/v1/queues/sales/intervals", start="2026-03-03T00:00:00Z", end="2026-03-02T00:00:00Z").status_code == 422
     assert stack.get("/readyz").status_code == 200
+
+
+def _same_partition_key(key: str, partitions: int, prefix: str) -> str:
+    """Another key the default (murmur2) partitioner puts on the same partition as ``key``."""
+    from aiokafka.partitioner import murmur2
+
+    def part(k: str) -> int:
+        return (murmur2(k.encode()) & 0x7FFFFFFF) % partitions
+
+    return next(f"{prefix}{i}" for i in range(10_000) if part(f"{prefix}{i}") == part(key))
+
+
+def test_late_and_never_queued_contacts_are_dead_lettered(stack) -> None:
+    stack.wait_for(lambda: _settled(stack), what="the scenario to be processed")
+    partitions = stack.settings.partitions
+    advance = _same_partition_key("c-ghost", partitions, "c-adv-")
+    late = _same_partition_key("c-ghost", partitions, "c-late-")
+    stack.produce([
+        {"event_id": "g-1", "type": "contact.answered", "occurred_at": "2026-03-02T12:00:00Z", "contact_id": "c-ghost", "agent_id": "a1"},
+        # moves this partition's watermark to 13:05: c-ghost (last event 12:00) is now settled
+        {"event_id": "g-2", "type": "contact.queued", "occurred_at": "2026-03-02T13:05:00Z", "contact_id": advance, "channel": "email", "queue_id": "late_q"},
+        # 1 h 15 min behind the watermark: beyond the 1 h lateness bound
+        {"event_id": "g-3", "type": "contact.queued", "occurred_at": "2026-03-02T11:50:00Z", "contact_id": late, "channel": "email", "queue_id": "late_q"},
+    ])
+
+    def reasons():
+        records = [orjson.loads(m.value) for m in stack.topic_messages(stack.settings.topics.deadletter)]
+        got = {d["reason"]: d for d in records}
+        return got if {"late", "unknown_contact"} <= got.keys() else None
+
+    got = stack.wait_for(reasons, what="late and unknown_contact dead letters")
+    ghost = got["unknown_contact"]
+    assert ghost["event_id"] == "g-1" and ghost["key"] == "c-ghost"
+    assert orjson.loads(base64.b64decode(ghost["value_b64"]))["event_id"] == "g-1"
+    assert got["late"]["event_id"] == "g-3" and "lateness bound" in got["late"]["message"]
+    row = stack.wait_for(lambda: _interval(stack, "late_q", "15m", "2026-03-02T13:00:00Z"), what="late_q interval")
+    assert row["offered"] == 1  # only the on-time contact
