@@ -21,7 +21,7 @@ import faust
 import orjson
 from faust.streams import _current_event
 
-from ccpulse.domain.agent import agent_record, fold_agent, prune_agent
+from ccpulse.domain.agent import agent_record, fold_agent, prune_agent, time_in_state
 from ccpulse.domain.buckets import apply_delta
 from ccpulse.domain.contact import add_event, diff_contributions, event_record, fold_contact
 from ccpulse.settings import Settings
@@ -80,6 +80,12 @@ class _Processor:
         )
         self.outbox.append(await self.deadletter.send(key=key.encode(), value=record))
         self.rejected += 1
+
+    async def send_deltas(self, facts: faust.TopicT, delta: dict[str, dict[str, Any]], src: str, offset: int) -> None:
+        """Send one event's bucket deltas, numbered so the interval side can drop redeliveries."""
+        for index, (bucket, change) in enumerate(sorted(delta.items())):
+            value = orjson.dumps({"d": change, "s": src, "o": offset, "i": index})
+            self.outbox.append(await facts.send(key=bucket.encode(), value=value))
 
     async def settle_outbox(self) -> None:
         if self.outbox:
@@ -143,10 +149,7 @@ class ContactProcessor(_Processor):
         if status == "duplicate":
             return await self.reject(ev, "duplicate", f"event_id {event.event_id} was already received for contact {cid}", event.event_id)
         fold = fold_contact(cid, state["events"], self.sla)
-        delta = diff_contributions(state["contrib"], fold.contributions)
-        for index, (bucket, change) in enumerate(sorted(delta.items())):
-            value = orjson.dumps({"d": change, "s": src, "o": msg.offset, "i": index})
-            self.outbox.append(await self.facts.send(key=bucket.encode(), value=value))
+        await self.send_deltas(self.facts, diff_contributions(state["contrib"], fold.contributions), src, msg.offset)
         state["contrib"] = fold.contributions
         state["last_t"] = max(state.get("last_t", 0.0), event.at)
         states[cid], writer[cid], marks[src] = state, ev, max(mark, event.at)
@@ -195,11 +198,12 @@ class ContactProcessor(_Processor):
 class AgentProcessor(_Processor):
     """Agent state changes -> agent state, live agent rows."""
 
-    def __init__(self, settings: Settings, agents: faust.Table, watermarks: faust.Table,
+    def __init__(self, settings: Settings, agents: faust.Table, watermarks: faust.Table, facts: faust.TopicT,
                  deadletter: faust.TopicT, readmodel: ReadModelPublisher) -> None:
         super().__init__(settings, deadletter, readmodel)
         self.agents = agents
         self.watermarks = watermarks
+        self.facts = facts
 
     async def process(self, events: Sequence[faust.EventT]) -> None:
         for ev in events:
@@ -223,18 +227,23 @@ class AgentProcessor(_Processor):
         mark = self.watermarks.get(src, 0.0)
         if event.at < mark - lateness:
             return await self.reject(ev, "late", f"event time is {mark - event.at:.0f} s behind the watermark; the lateness bound is {lateness:.0f} s", event.event_id)
-        changes = list((self.agents.get(event.agent_id) or {"changes": []})["changes"])
+        agent_id = event.agent_id
+        old = self.agents.get(agent_id) or {"changes": [], "contrib": {}}
+        changes = list(old["changes"])
         status = add_event(changes, agent_record(event, msg.value, src, msg.offset))
         if status == "duplicate":
-            return await self.reject(ev, "duplicate", f"event_id {event.event_id} was already received for agent {event.agent_id}", event.event_id)
+            return await self.reject(ev, "duplicate", f"event_id {event.event_id} was already received for agent {agent_id}", event.event_id)
+        await self.send_deltas(self.facts, diff_contributions(old.get("contrib", {}), time_in_state(agent_id, changes)), src, msg.offset)
         new_mark = max(mark, event.at)
-        state = {"changes": prune_agent(changes, new_mark - lateness)}
+        # Spans before the kept base record are final and already sent: stop tracking them.
+        pruned = prune_agent(changes, new_mark - lateness)
+        state = {"changes": pruned, "contrib": time_in_state(agent_id, pruned)}
         await self.settle_outbox()
         with _writing_for(ev):
-            self.agents[event.agent_id] = state
+            self.agents[agent_id] = state
             if new_mark != mark:
                 self.watermarks[src] = new_mark
-        self.readmodel.upsert(agent_row_key(event.agent_id), "agent", fold_agent(event.agent_id, state["changes"]))
+        self.readmodel.upsert(agent_row_key(agent_id), "agent", fold_agent(agent_id, state["changes"]))
 
     def republish_all(self) -> None:
         """After recovery: re-send every local agent's row."""

@@ -2,7 +2,8 @@
 
     cc.contact-events ─┐                                   ┌─> cc.read-model (contact rows)
     cc.survey-events ──┴─> contacts ─> cc.interval-facts ─> intervals ─> cc.read-model (interval rows)
-    cc.agent-events ─────> agents ───────────────────────────────────────> cc.read-model (agent rows)
+    cc.agent-events ─────> agents ─┬─> cc.interval-facts (time in state) ─> intervals
+                                   └─> cc.read-model (agent rows)
     any rejected message ─> cc.deadletter
 
 Agents here only read a stream and delegate to a processor (streams/processing.py),
@@ -37,7 +38,7 @@ buckets = app.Table("buckets", partitions=settings.partitions)
 
 publisher = ReadModelPublisher(read_model)
 contact_processor = ContactProcessor(settings, contacts, watermarks, interval_facts, deadletter, publisher)
-agent_processor = AgentProcessor(settings, agent_states, watermarks, deadletter, publisher)
+agent_processor = AgentProcessor(settings, agent_states, watermarks, interval_facts, deadletter, publisher)
 interval_processor = IntervalProcessor(settings, buckets, deadletter, publisher)
 
 

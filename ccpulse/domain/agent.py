@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ccpulse.domain.contact import Contributions, bucket_key
+from ccpulse.domain.intervals import BUCKET_SECONDS, bucket_start
 from schemas.events import AgentStateChanged
 
-__all__ = ["STAFFED_STATES", "agent_record", "fold_agent", "prune_agent"]
+__all__ = ["STAFFED_STATES", "agent_record", "fold_agent", "prune_agent", "split_span", "time_in_state"]
 
 #: States in which an agent counts as staffed on its queues.
 STAFFED_STATES = frozenset({"available", "on_contact", "after_contact_work"})
@@ -69,3 +71,43 @@ def prune_agent(changes: list[dict[str, Any]], horizon: float) -> list[dict[str,
     base["since"] = run_start
     return [base, *changes[len(old):]]
 
+
+
+def split_span(start: float, end: float) -> list[tuple[float, int]]:
+    """Split [start, end) at 15-minute boundaries: (bucket start, milliseconds in it).
+
+    Each piece is the difference of rounded boundary offsets, so the pieces always add
+    up to the rounded length of the whole span (time is conserved exactly).
+    """
+    out: list[tuple[float, int]] = []
+    if end <= start:
+        return out
+    origin = round(start * 1000)
+    cursor = start
+    while cursor < end:
+        bucket = bucket_start(cursor)
+        stop = min(end, bucket + BUCKET_SECONDS)
+        piece = round(stop * 1000) - round(cursor * 1000)
+        if piece:
+            out.append((bucket, piece))
+        cursor = stop
+    assert sum(p for _, p in out) == round(end * 1000) - origin
+    return out
+
+
+def time_in_state(agent_id: str, changes: Iterable[Mapping[str, Any]]) -> Contributions:
+    """Time the agent spent in each state, per 15-minute bucket, for every closed span.
+
+    A span runs from one state change to the next; the current (open) state is not
+    counted until it ends. Offline time is not logged-in time and is not counted.
+    """
+    out: Contributions = {}
+    ordered = list(changes)
+    for current, following in zip(ordered, ordered[1:]):
+        if current["state"] == "offline":
+            continue
+        measure = f"time_{current['state']}_ms"
+        for bucket, ms in split_span(current["t"], following["t"]):
+            counters = out.setdefault(bucket_key("agent", agent_id, bucket), {})
+            counters[measure] = counters.get(measure, 0) + ms
+    return out

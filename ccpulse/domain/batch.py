@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ccpulse.domain.agent import agent_record, fold_agent, prune_agent
+from ccpulse.domain.agent import agent_record, fold_agent, prune_agent, time_in_state
 from ccpulse.domain.buckets import apply_delta
 from ccpulse.domain.contact import add_event, diff_contributions, event_record, fold_contact
 from ccpulse.settings import Settings
@@ -33,7 +33,12 @@ def fold_messages(messages: Iterable[bytes], settings: Settings) -> BatchResult:
     contact_events: dict[str, list[dict[str, Any]]] = {}
     contributions: dict[str, dict[str, dict[str, float]]] = {}
     agent_changes: dict[str, list[dict[str, Any]]] = {}
+    agent_contrib: dict[str, dict[str, dict[str, float]]] = {}
     mark = 0.0
+
+    def apply(delta: dict[str, dict[str, Any]], offset: int) -> None:
+        for index, (key, change) in enumerate(sorted(delta.items())):
+            out.buckets[key], _ = apply_delta(out.buckets.get(key), change, "batch", (offset, index))
 
     def sla(queue_id: str, channel: str) -> tuple[float, float]:
         q = settings.queue(queue_id, channel)
@@ -50,11 +55,14 @@ def fold_messages(messages: Iterable[bytes], settings: Settings) -> BatchResult:
             continue
         mark = max(mark, event.at)
         if isinstance(event, AgentStateChanged):
-            changes = agent_changes.setdefault(event.agent_id, [])
+            agent_id = event.agent_id
+            changes = agent_changes.setdefault(agent_id, [])
             if add_event(changes, agent_record(event, raw, "batch", offset)) == "duplicate":
                 out.rejected.append((offset, "duplicate"))
                 continue
-            agent_changes[event.agent_id] = prune_agent(changes, mark - settings.lateness_seconds)
+            apply(diff_contributions(agent_contrib.get(agent_id, {}), time_in_state(agent_id, changes)), offset)
+            agent_changes[agent_id] = prune_agent(changes, mark - settings.lateness_seconds)
+            agent_contrib[agent_id] = time_in_state(agent_id, agent_changes[agent_id])
             out.agents[event.agent_id] = fold_agent(event.agent_id, agent_changes[event.agent_id])  # type: ignore[assignment]
             continue
         cid = event.contact_id
@@ -63,10 +71,8 @@ def fold_messages(messages: Iterable[bytes], settings: Settings) -> BatchResult:
             out.rejected.append((offset, "duplicate"))
             continue
         fold = fold_contact(cid, events, sla)
-        delta = diff_contributions(contributions.get(cid, {}), fold.contributions)
+        apply(diff_contributions(contributions.get(cid, {}), fold.contributions), offset)
         contributions[cid] = fold.contributions
-        for index, (key, change) in enumerate(sorted(delta.items())):
-            out.buckets[key], _ = apply_delta(out.buckets.get(key), change, "batch", (offset, index))
         if fold.live is None:
             out.contacts.pop(cid, None)
         else:

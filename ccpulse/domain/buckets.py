@@ -35,6 +35,7 @@ MEASURES: tuple[str, ...] = (
     "nps_responses", "nps_promoters", "nps_detractors",
     "ces_responses", "ces_easy", "ces_score_milli",
     "qa_count", "qa_score_milli",
+    "time_available_ms", "time_on_contact_ms", "time_after_contact_work_ms", "time_away_ms",
 )
 
 
@@ -137,6 +138,18 @@ def interval_figures(counters: Mapping[str, int], max_wait_ms: int | None, sla: 
         "survey_responses": c["csat_responses"] + c["nps_responses"] + c["ces_responses"],
         "qa_score": _milli(formulas.mean(c["qa_score_milli"], c["qa_count"])),
         "qa_count": c["qa_count"],
+        **agent_time_figures(c),
+    }
+
+
+def agent_time_figures(c: Mapping[str, int]) -> dict[str, Any]:
+    """Time in state, occupancy and utilization (only agent buckets carry time)."""
+    times = {state: c.get(f"time_{state}_ms", 0) for state in ("available", "on_contact", "after_contact_work", "away")}
+    return {
+        **{f"{state}_seconds": _seconds(ms) for state, ms in times.items()},
+        "occupancy": formulas.occupancy(available=times["available"], on_contact=times["on_contact"],
+                                        after_contact_work=times["after_contact_work"]),
+        "utilization": formulas.utilization(**times),
     }
 
 

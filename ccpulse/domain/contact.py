@@ -138,9 +138,14 @@ class _Folder:
         self.ended_at: float | None = None
 
     # ---- helpers ------------------------------------------------------------------
-    def add(self, t: float, queue: str, measure: str, value: int = 1) -> None:
-        bucket = self.out.contributions.setdefault(bucket_key("queue", queue, t), {})
-        bucket[measure] = bucket.get(measure, 0) + value
+    def add(self, t: float, queue: str, measure: str, value: int = 1, agent: str | None = None) -> None:
+        """Credit ``measure`` to the queue's, the channel's and (when given) the agent's bucket at ``t``."""
+        keys = [bucket_key("queue", queue, t), bucket_key("channel", self.channel, t)]
+        if agent is not None:
+            keys.append(bucket_key("agent", agent, t))
+        for key in keys:
+            bucket = self.out.contributions.setdefault(key, {})
+            bucket[measure] = bucket.get(measure, 0) + value
 
     def anomaly(self, rec: dict[str, Any], message: str) -> None:
         self.out.anomalies.append((rec["id"], "impossible_transition", f"{rec['type']} {message}"))
@@ -150,11 +155,12 @@ class _Folder:
         assert self.queue is not None and self.queued_at is not None
         wait = _ms(t - self.queued_at)
         threshold, short = self.sla(self.queue, self.channel)
-        self.add(t, self.queue, outcome)
+        agent = self.agent if outcome == "answered" else None
+        self.add(t, self.queue, outcome, agent=agent)
         if outcome == "answered":
-            self.add(t, self.queue, "wait_answered_ms", wait)
+            self.add(t, self.queue, "wait_answered_ms", wait, agent=agent)
             if wait <= threshold * 1000:
-                self.add(t, self.queue, "answered_within_sl")
+                self.add(t, self.queue, "answered_within_sl", agent=agent)
         elif outcome == "abandoned":
             self.add(t, self.queue, "wait_abandoned_ms", wait)
             if wait <= threshold * 1000:
@@ -169,12 +175,13 @@ class _Folder:
         assert self.queue is not None and self.answered_at is not None
         end = self.ended_at if self.ended_at is not None else t
         talk = max(0, _ms(end - self.answered_at) - self.hold_total)
-        self.add(t, self.queue, "handled")
-        self.add(t, self.queue, "talk_ms", talk)
-        self.add(t, self.queue, "hold_ms", self.hold_total)
-        self.add(t, self.queue, "acw_ms", _ms(acw))
+        agent = self.agent
+        self.add(t, self.queue, "handled", agent=agent)
+        self.add(t, self.queue, "talk_ms", talk, agent=agent)
+        self.add(t, self.queue, "hold_ms", self.hold_total, agent=agent)
+        self.add(t, self.queue, "acw_ms", _ms(acw), agent=agent)
         if self.hold_count:
-            self.add(t, self.queue, "hold_count", self.hold_count)
+            self.add(t, self.queue, "hold_count", self.hold_count, agent=agent)
         self.answered_at = None
 
     def handling(self) -> bool:
@@ -201,7 +208,7 @@ class _Folder:
             if self.queued_at is not None:  # moved to another queue without a flow-out event
                 self.leave_queue(t, "flowed_out")
             elif self.handling():  # re-queued while talking: an implicit transfer
-                self.add(t, self.queue or rec["queue_id"], "transfers")
+                self.add(t, self.queue or rec["queue_id"], "transfers", agent=self.agent)
                 self.transfer_out(t)
             self.out.queued = True
             self.visits += 1
@@ -214,8 +221,9 @@ class _Folder:
         elif kind == "contact.answered":
             if self.queued_at is None:
                 return self.anomaly(rec, "for a contact that is not waiting in a queue")
+            self.agent = rec["agent_id"]
             self.leave_queue(t, "answered")
-            self.agent, self.answered_at = rec["agent_id"], t
+            self.answered_at = t
             self.hold_start, self.hold_total, self.hold_count, self.ended_at = None, 0, 0, None
             self.status = "in_progress"
         elif kind in ("contact.abandoned", "contact.flowed_out"):
@@ -236,7 +244,7 @@ class _Folder:
                 self.leave_queue(t, "flowed_out")
                 self.status = "transferring"
             elif self.handling():
-                self.add(t, self.queue or "", "transfers")
+                self.add(t, self.queue or "", "transfers", agent=self.agent)
                 if rec.get("to_agent_id") and not rec.get("to_queue_id"):
                     self.agent = rec["to_agent_id"]  # the same visit goes on with another agent
                 else:
@@ -261,8 +269,8 @@ class _Folder:
             queue = self.queue
             if queue is None:
                 return self.out.anomalies.append((rec["id"], "unknown_contact", "qa.evaluated for a contact never queued"))
-            self.add(t, queue, "qa_count")
-            self.add(t, queue, "qa_score_milli", round(rec["score"] * 1000))
+            self.add(t, queue, "qa_count", agent=rec["agent_id"])
+            self.add(t, queue, "qa_score_milli", round(rec["score"] * 1000), agent=rec["agent_id"])
 
     def survey(self, rec: dict[str, Any]) -> None:
         t, kind, score = rec["t"], rec["survey"], rec["score"]
@@ -270,21 +278,22 @@ class _Folder:
         if queue is None:
             self.out.anomalies.append((rec["id"], "unknown_contact", "survey for a contact never queued and without queue_id"))
             return
+        agent = rec.get("agent_id") or self.agent
         default = DEFAULT_SURVEY_SCALES[kind]
         scale = (rec.get("scale_min", default[0]), rec.get("scale_max", default[1]))
-        self.add(t, queue, f"{kind}_responses")
+        self.add(t, queue, f"{kind}_responses", agent=agent)
         if kind == "csat":
-            self.add(t, queue, "csat_score_milli", round(normalise_score(score, scale, default) * 1000))
+            self.add(t, queue, "csat_score_milli", round(normalise_score(score, scale, default) * 1000), agent=agent)
             if csat_satisfied(score, scale):
-                self.add(t, queue, "csat_satisfied")
+                self.add(t, queue, "csat_satisfied", agent=agent)
         elif kind == "nps":
             bucket = nps_bucket(score, scale)
             if bucket != "passive":
-                self.add(t, queue, f"nps_{bucket}s")
+                self.add(t, queue, f"nps_{bucket}s", agent=agent)
         else:
-            self.add(t, queue, "ces_score_milli", round(normalise_score(score, scale, default) * 1000))
+            self.add(t, queue, "ces_score_milli", round(normalise_score(score, scale, default) * 1000), agent=agent)
             if ces_easy(score, scale):
-                self.add(t, queue, "ces_easy")
+                self.add(t, queue, "ces_easy", agent=agent)
 
     def finish(self) -> ContactFold:
         # Ended and no wrap-up (yet): count it where it ended, without ACW. A later

@@ -16,8 +16,10 @@ __all__ = [
     "normalise_score",
     "nps_bucket",
     "nps_score",
+    "occupancy",
     "ratio",
     "service_level",
+    "utilization",
 ]
 
 
@@ -68,6 +70,16 @@ def service_level(
 def abandon_rate(*, answered: float, abandoned: float, short_abandoned: float) -> float | None:
     """Abandons that were not short, over contacts that were answered or (not short) abandoned."""
     return ratio(abandoned - short_abandoned, answered + abandoned - short_abandoned)
+
+
+def occupancy(*, available: float, on_contact: float, after_contact_work: float) -> float | None:
+    """Share of staffed time spent on contacts: (on contact + ACW) / (available + on contact + ACW)."""
+    return ratio(on_contact + after_contact_work, available + on_contact + after_contact_work)
+
+
+def utilization(*, available: float, on_contact: float, after_contact_work: float, away: float) -> float | None:
+    """Share of logged-in time (away included) spent on contacts: (on contact + ACW) / logged in."""
+    return ratio(on_contact + after_contact_work, available + on_contact + after_contact_work + away)
 
 
 # ---- surveys -------------------------------------------------------------------------
