@@ -47,6 +47,7 @@ class Topics(BaseModel):
     deadletter: str = "cc.deadletter"
     read_model: str = "cc.read-model"
     interval_facts: str = "cc.interval-facts"
+    customer_facts: str = "cc.customer-facts"
     interval_stats: str = "cc.interval-stats"
     alerts: str = "cc.alerts"
 
@@ -85,6 +86,7 @@ class Settings(BaseSettings):
     contact_retention_seconds: float = Field(
         default=24 * 3600, ge=0, description="How long a finished contact is kept for late surveys and QA."
     )
+    fcr_window_seconds: float = Field(default=24 * 3600, gt=0, description="A repeat contact within this window after a handled contact makes it not first-contact-resolved.")
     retention_days: float = Field(default=8, gt=0, description="How long 15-minute intervals are kept.")
     publish_interval_seconds: float = Field(default=0.25, gt=0, description="Read-model rows are coalesced this long.")
     channels: dict[str, QueueSettings] = Field(default_factory=_channel_defaults)

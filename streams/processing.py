@@ -24,12 +24,13 @@ from faust.streams import _current_event
 from ccpulse.domain.agent import agent_record, fold_agent, prune_agent, time_in_state
 from ccpulse.domain.buckets import apply_delta
 from ccpulse.domain.contact import add_event, diff_contributions, event_record, fold_contact
+from ccpulse.domain.customer import fcr_contributions, prune_customer
 from ccpulse.settings import Settings
 from schemas.deadletter import deadletter_record
 from schemas.events import AgentStateChanged, EventRejected, decode_event
-from streams.readmodel import ReadModelPublisher, agent_row_key, contact_row_key, interval_row_key
+from streams.readmodel import ReadModelPublisher, agent_row_key, contact_row_key, interval_row_key, recent_row_key
 
-__all__ = ["AgentProcessor", "ContactProcessor", "IntervalProcessor"]
+__all__ = ["AgentProcessor", "ContactProcessor", "CustomerProcessor", "IntervalProcessor"]
 
 log = logging.getLogger("ccpulse.worker")
 
@@ -97,11 +98,12 @@ class ContactProcessor(_Processor):
     """Contact and survey events -> contact state, interval deltas, live contact rows."""
 
     def __init__(self, settings: Settings, contacts: faust.Table, watermarks: faust.Table, facts: faust.TopicT,
-                 deadletter: faust.TopicT, readmodel: ReadModelPublisher) -> None:
+                 customer_facts: faust.TopicT, deadletter: faust.TopicT, readmodel: ReadModelPublisher) -> None:
         super().__init__(settings, deadletter, readmodel)
         self.contacts = contacts
         self.watermarks = watermarks
         self.facts = facts
+        self.customer_facts = customer_facts
         self._swept_at: dict[int, float] = {}
 
     def sla(self, queue_id: str, channel: str) -> tuple[float, float]:
@@ -150,10 +152,17 @@ class ContactProcessor(_Processor):
             return await self.reject(ev, "duplicate", f"event_id {event.event_id} was already received for contact {cid}", event.event_id)
         fold = fold_contact(cid, state["events"], self.sla)
         await self.send_deltas(self.facts, diff_contributions(state["contrib"], fold.contributions), src, msg.offset)
+        if fold.fcr is not None and fold.fcr != state.get("fcr"):
+            customer = fold.summary["customer_id"] if fold.summary else None
+            if customer:
+                self.outbox.append(await self.customer_facts.send(key=customer.encode(), value=orjson.dumps(fold.fcr)))
+        state["fcr"] = fold.fcr
         state["contrib"] = fold.contributions
         state["last_t"] = max(state.get("last_t", 0.0), event.at)
         states[cid], writer[cid], marks[src] = state, ev, max(mark, event.at)
         self.readmodel.upsert(contact_row_key(cid), "contact", fold.live)
+        if fold.summary is not None:
+            self.readmodel.upsert(recent_row_key(cid), "recent", {**fold.summary, "updated_at": state["last_t"]})
 
     async def sweep(self, events: Sequence[faust.EventT]) -> None:
         """Settle and expire contacts of the batch's partitions once their watermark moved on.
@@ -178,6 +187,7 @@ class ContactProcessor(_Processor):
                     with _writing_for(ev):
                         del self.contacts[cid]
                     self.readmodel.upsert(contact_row_key(cid), "contact", None)
+                    self.readmodel.upsert(recent_row_key(cid), "recent", None)
                 elif mark >= last + lateness and not state.get("settled"):
                     fold = fold_contact(cid, state["events"], self.sla)
                     by_id = {r["id"]: r for r in state["events"]}
@@ -249,6 +259,38 @@ class AgentProcessor(_Processor):
         """After recovery: re-send every local agent's row."""
         for agent_id, state in list(self.agents.items()):
             self.readmodel.upsert(agent_row_key(agent_id), "agent", fold_agent(agent_id, state["changes"]))
+
+
+class CustomerProcessor(_Processor):
+    """Contact records per customer -> first-contact-resolution deltas (a repeat revises the past)."""
+
+    def __init__(self, settings: Settings, customers: faust.Table, facts: faust.TopicT,
+                 deadletter: faust.TopicT, readmodel: ReadModelPublisher) -> None:
+        super().__init__(settings, deadletter, readmodel)
+        self.customers = customers
+        self.facts = facts
+
+    async def process(self, events: Sequence[faust.EventT]) -> None:
+        window = self.settings.fcr_window_seconds
+        for ev in events:
+            try:
+                customer = ev.message.key.decode()
+                record = orjson.loads(ev.message.value)
+                old = self.customers.get(customer) or {"contacts": {}, "contrib": {}}
+                contacts = {**old["contacts"], record["contact_id"]: record}
+                new_contrib = fcr_contributions(contacts, window)
+                await self.send_deltas(self.facts, diff_contributions(old["contrib"], new_contrib), _source(ev), ev.message.offset)
+            except Exception as exc:  # only ccpulse writes this topic, but never stop the stream
+                log.exception("cannot apply customer fact %s@%s", ev.message.partition, ev.message.offset)
+                await self.reject(ev, "processing_error", f"{type(exc).__name__}: {exc}"[:500])
+                continue
+            latest = max(max(r.get("handled_at") or 0.0, r.get("queued_at") or 0.0) for r in contacts.values())
+            kept = prune_customer(contacts, latest - window - self.settings.lateness_seconds)
+            await self.settle_outbox()
+            with _writing_for(ev):
+                # Pruned contacts' counts are final and already sent: stop tracking them.
+                self.customers[customer] = {"contacts": kept, "contrib": fcr_contributions(kept, window)}
+        await self.settle_outbox()
 
 
 class IntervalProcessor(_Processor):

@@ -12,7 +12,7 @@ from typing import Any
 import faust
 import orjson
 
-__all__ = ["ReadModelPublisher", "agent_row_key", "contact_row_key", "interval_row_key"]
+__all__ = ["ReadModelPublisher", "agent_row_key", "contact_row_key", "interval_row_key", "recent_row_key"]
 
 
 def contact_row_key(contact_id: str) -> str:
@@ -21,6 +21,10 @@ def contact_row_key(contact_id: str) -> str:
 
 def agent_row_key(agent_id: str) -> str:
     return f"agent|{agent_id}"
+
+
+def recent_row_key(contact_id: str) -> str:
+    return f"recent|{contact_id}"
 
 
 def interval_row_key(bucket_key: str) -> str:

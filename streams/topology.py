@@ -1,7 +1,8 @@
 """The whole stream topology in one place: topics, tables, agents, timers.
 
-    cc.contact-events ─┐                                   ┌─> cc.read-model (contact rows)
+    cc.contact-events ─┐                                   ┌─> cc.read-model (contact, recent rows)
     cc.survey-events ──┴─> contacts ─> cc.interval-facts ─> intervals ─> cc.read-model (interval rows)
+                              └──────> cc.customer-facts ─> customers (FCR) ─> cc.interval-facts
     cc.agent-events ─────> agents ─┬─> cc.interval-facts (time in state) ─> intervals
                                    └─> cc.read-model (agent rows)
     any rejected message ─> cc.deadletter
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from ccpulse.settings import get_settings
 from streams.app import app
-from streams.processing import AgentProcessor, ContactProcessor, IntervalProcessor
+from streams.processing import AgentProcessor, ContactProcessor, CustomerProcessor, IntervalProcessor
 from streams.readmodel import ReadModelPublisher
 
 __all__ = ["app"]
@@ -27,6 +28,7 @@ BATCH, WITHIN = 1000, 0.05
 contact_sources = app.topic(topics.contact_events, topics.survey_events, partitions=settings.partitions)
 agent_events = app.topic(topics.agent_events, partitions=settings.partitions)
 interval_facts = app.topic(topics.interval_facts, partitions=settings.partitions)
+customer_facts = app.topic(topics.customer_facts, partitions=settings.partitions)
 read_model = app.topic(topics.read_model, partitions=settings.partitions, compacting=True)
 deadletter = app.topic(topics.deadletter, partitions=1)
 
@@ -35,9 +37,11 @@ contacts = app.Table("contacts", partitions=settings.partitions)
 agent_states = app.Table("agents", partitions=settings.partitions)
 watermarks = app.Table("watermarks", default=float, partitions=settings.partitions)
 buckets = app.Table("buckets", partitions=settings.partitions)
+customers = app.Table("customers", partitions=settings.partitions)
 
 publisher = ReadModelPublisher(read_model)
-contact_processor = ContactProcessor(settings, contacts, watermarks, interval_facts, deadletter, publisher)
+contact_processor = ContactProcessor(settings, contacts, watermarks, interval_facts, customer_facts, deadletter, publisher)
+customer_processor = CustomerProcessor(settings, customers, interval_facts, deadletter, publisher)
 agent_processor = AgentProcessor(settings, agent_states, watermarks, interval_facts, deadletter, publisher)
 interval_processor = IntervalProcessor(settings, buckets, deadletter, publisher)
 
@@ -53,6 +57,12 @@ async def contact_agent(stream):  # type: ignore[no-untyped-def]
 async def agent_state_agent(stream):  # type: ignore[no-untyped-def]
     async for batch in stream.take_events(BATCH, within=WITHIN):
         await agent_processor.process(batch)
+
+
+@app.agent(customer_facts, concurrency=1)
+async def customer_agent(stream):  # type: ignore[no-untyped-def]
+    async for batch in stream.take_events(BATCH, within=WITHIN):
+        await customer_processor.process(batch)
 
 
 @app.agent(interval_facts, concurrency=1)

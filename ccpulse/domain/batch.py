@@ -13,6 +13,7 @@ from typing import Any
 from ccpulse.domain.agent import agent_record, fold_agent, prune_agent, time_in_state
 from ccpulse.domain.buckets import apply_delta
 from ccpulse.domain.contact import add_event, diff_contributions, event_record, fold_contact
+from ccpulse.domain.customer import fcr_contributions
 from ccpulse.settings import Settings
 from schemas.events import AgentStateChanged, EventRejected, decode_event
 
@@ -36,9 +37,12 @@ def fold_messages(messages: Iterable[bytes], settings: Settings) -> BatchResult:
     agent_contrib: dict[str, dict[str, dict[str, float]]] = {}
     mark = 0.0
 
-    def apply(delta: dict[str, dict[str, Any]], offset: int) -> None:
+    customers: dict[str, dict[str, dict[str, Any]]] = {}
+    customer_contrib: dict[str, dict[str, dict[str, float]]] = {}
+
+    def apply(delta: dict[str, dict[str, Any]], offset: int, source: str = "events") -> None:
         for index, (key, change) in enumerate(sorted(delta.items())):
-            out.buckets[key], _ = apply_delta(out.buckets.get(key), change, "batch", (offset, index))
+            out.buckets[key], _ = apply_delta(out.buckets.get(key), change, source, (offset, index))
 
     def sla(queue_id: str, channel: str) -> tuple[float, float]:
         q = settings.queue(queue_id, channel)
@@ -73,6 +77,13 @@ def fold_messages(messages: Iterable[bytes], settings: Settings) -> BatchResult:
         fold = fold_contact(cid, events, sla)
         apply(diff_contributions(contributions.get(cid, {}), fold.contributions), offset)
         contributions[cid] = fold.contributions
+        if fold.fcr is not None and fold.summary and fold.summary["customer_id"]:
+            customer = fold.summary["customer_id"]
+            records = customers.setdefault(customer, {})
+            records[cid] = fold.fcr
+            new = fcr_contributions(records, settings.fcr_window_seconds)
+            apply(diff_contributions(customer_contrib.get(customer, {}), new), offset, source="customers")
+            customer_contrib[customer] = new
         if fold.live is None:
             out.contacts.pop(cid, None)
         else:

@@ -35,6 +35,7 @@ MEASURES: tuple[str, ...] = (
     "nps_responses", "nps_promoters", "nps_detractors",
     "ces_responses", "ces_easy", "ces_score_milli",
     "qa_count", "qa_score_milli",
+    "fcr_handled", "fcr_resolved", "fcr_repeat",
     "time_available_ms", "time_on_contact_ms", "time_after_contact_work_ms", "time_away_ms",
 )
 
@@ -138,6 +139,9 @@ def interval_figures(counters: Mapping[str, int], max_wait_ms: int | None, sla: 
         "survey_responses": c["csat_responses"] + c["nps_responses"] + c["ces_responses"],
         "qa_score": _milli(formulas.mean(c["qa_score_milli"], c["qa_count"])),
         "qa_count": c["qa_count"],
+        "fcr_rate": formulas.ratio(c["fcr_resolved"], c["fcr_handled"]),
+        "repeat_rate": formulas.ratio(c["fcr_repeat"], c["fcr_handled"]),
+        "fcr_handled": c["fcr_handled"],
         **agent_time_figures(c),
     }
 

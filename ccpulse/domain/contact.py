@@ -114,6 +114,8 @@ class ContactFold:
     live: dict[str, Any] | None = None  # the read-model row; None once the contact is done
     anomalies: list[tuple[str, str, str]] = field(default_factory=list)  # (event_id, reason, message)
     queued: bool = False  # has the contact ever entered a queue?
+    summary: dict[str, Any] | None = None  # the contact's story so far (drill-down row)
+    fcr: dict[str, Any] | None = None  # what first-contact resolution needs, for contacts with a customer_id
 
 
 class _Folder:
@@ -136,6 +138,15 @@ class _Folder:
         self.hold_total = 0  # milliseconds
         self.hold_count = 0
         self.ended_at: float | None = None
+        # for the summary and first-contact resolution
+        self.first_queued_at: float | None = None
+        self.last_wait: float | None = None
+        self.outcome = "waiting"
+        self.breached = False
+        self.handled: tuple[float, str, str | None] | None = None  # (time, queue, agent) of the last handling
+        self.resolved: bool | None = None
+        self.scores: dict[str, int] = {}
+        self.comment: str | None = None
 
     # ---- helpers ------------------------------------------------------------------
     def add(self, t: float, queue: str, measure: str, value: int = 1, agent: str | None = None) -> None:
@@ -169,6 +180,8 @@ class _Folder:
                 self.add(t, self.queue, "short_abandoned")
         self.add(t, self.queue, f"{TOP_PREFIX}{self.contact_id}#{self.visits}", wait)
         self.queued_at = None
+        self.last_wait, self.outcome = wait / 1000.0, outcome
+        self.breached = self.breached or wait > threshold * 1000
 
     def count_handled(self, t: float, acw: float) -> None:
         """A handled contact: its talk, hold and ACW count where handling finished."""
@@ -176,6 +189,7 @@ class _Folder:
         end = self.ended_at if self.ended_at is not None else t
         talk = max(0, _ms(end - self.answered_at) - self.hold_total)
         agent = self.agent
+        self.handled = (t, self.queue, agent)
         self.add(t, self.queue, "handled", agent=agent)
         self.add(t, self.queue, "talk_ms", talk, agent=agent)
         self.add(t, self.queue, "hold_ms", self.hold_total, agent=agent)
@@ -212,6 +226,8 @@ class _Folder:
                 self.transfer_out(t)
             self.out.queued = True
             self.visits += 1
+            if self.first_queued_at is None:
+                self.first_queued_at = t
             self.queue, self.channel, self.queued_at = rec["queue_id"], rec["channel"], t
             self.customer_id = rec.get("customer_id", self.customer_id)
             self.priority = rec.get("priority")
@@ -263,6 +279,7 @@ class _Folder:
             self.count_handled(t, t - self.ended_at)
             self.ended_at = None
             self.status = "done"
+            self.resolved = rec.get("resolved")
         elif kind == "survey.responded":
             self.survey(rec)
         elif kind == "qa.evaluated":
@@ -279,6 +296,8 @@ class _Folder:
             self.out.anomalies.append((rec["id"], "unknown_contact", "survey for a contact never queued and without queue_id"))
             return
         agent = rec.get("agent_id") or self.agent
+        self.scores[kind] = score
+        self.comment = rec.get("comment", self.comment)
         default = DEFAULT_SURVEY_SCALES[kind]
         scale = (rec.get("scale_min", default[0]), rec.get("scale_max", default[1]))
         self.add(t, queue, f"{kind}_responses", agent=agent)
@@ -300,6 +319,33 @@ class _Folder:
         # wrap-up re-folds the contact, which moves it to the wrap-up's interval.
         if self.answered_at is not None and self.ended_at is not None:
             self.count_handled(self.ended_at, 0.0)
+        self.out.summary = {
+            "contact_id": self.contact_id,
+            "customer_id": self.customer_id,
+            "channel": self.channel,
+            "queue_id": self.queue,
+            "agent_id": self.agent,
+            "queued_at": self.first_queued_at,
+            "wait_seconds": self.last_wait,
+            "breached": self.breached,
+            "outcome": self.outcome,
+            "handled_at": self.handled[0] if self.handled else None,
+            "resolved": self.resolved,
+            "csat": self.scores.get("csat"),
+            "nps": self.scores.get("nps"),
+            "ces": self.scores.get("ces"),
+            "comment": self.comment,
+        }
+        if self.customer_id is not None:
+            self.out.fcr = {
+                "contact_id": self.contact_id,
+                "channel": self.channel,
+                "queued_at": self.first_queued_at,
+                "handled_at": self.handled[0] if self.handled else None,
+                "queue_id": self.handled[1] if self.handled else self.queue,
+                "agent_id": self.handled[2] if self.handled else None,
+                "resolved": self.resolved,
+            }
         if self.status not in ("done", "new"):
             self.out.live = {
                 "contact_id": self.contact_id,
