@@ -17,6 +17,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from ccpulse.domain.buckets import dominant_channel, merge_buckets
 from ccpulse.settings import Settings
 
 __all__ = ["ReadModelStore"]
@@ -77,14 +78,12 @@ class ReadModelStore:
 
     def queue_channel(self, queue_id: str) -> str:
         """The channel a queue serves, from what was offered to it (voice if unknown)."""
-        totals: Counter[str] = Counter()
-        for bucket in self.intervals.get(("queue", queue_id), {}).values():
-            for channel in ("voice", "chat", "email"):
-                totals[channel] += bucket["c"].get(f"offered_{channel}", 0)
-        if not totals or not any(totals.values()):
+        counters, _ = merge_buckets(self.intervals.get(("queue", queue_id), {}).values())
+        channel = dominant_channel(counters)
+        if channel is None:
             channels = [row["channel"] for row in self.contacts.values() if row.get("queue_id") == queue_id]
             return channels[0] if channels else "voice"
-        return totals.most_common(1)[0][0]
+        return channel
 
     # ---- consuming ----------------------------------------------------------------------------
     def start(self) -> None:

@@ -22,7 +22,8 @@ import orjson
 from faust.streams import _current_event
 
 from ccpulse.domain.agent import agent_record, fold_agent, prune_agent, time_in_state
-from ccpulse.domain.buckets import apply_delta
+from ccpulse.domain.buckets import apply_delta, dominant_channel, interval_figures, merge_buckets
+from ccpulse.domain.intervals import BUCKET_SECONDS, iso
 from ccpulse.domain.contact import add_event, diff_contributions, event_record, fold_contact
 from ccpulse.domain.customer import fcr_contributions, prune_customer
 from ccpulse.settings import Settings
@@ -296,11 +297,14 @@ class CustomerProcessor(_Processor):
 class IntervalProcessor(_Processor):
     """Interval deltas -> 15-minute buckets -> interval rows."""
 
-    def __init__(self, settings: Settings, buckets: faust.Table, deadletter: faust.TopicT, readmodel: ReadModelPublisher) -> None:
+    def __init__(self, settings: Settings, buckets: faust.Table, interval_stats: faust.TopicT,
+                 deadletter: faust.TopicT, readmodel: ReadModelPublisher) -> None:
         super().__init__(settings, deadletter, readmodel)
         self.buckets = buckets
+        self.interval_stats = interval_stats
         self._newest: dict[int, int] = {}  # partition -> newest bucket start seen
         self._pruned_at: dict[int, int] = {}
+        self.final_rows: list[tuple[str, bytes]] = []  # closed intervals waiting to be sent
 
     def publish(self, key: str, bucket: dict[str, Any]) -> None:
         dimension, entity, start = key.split("|", 2)
@@ -330,21 +334,53 @@ class IntervalProcessor(_Processor):
             self._newest[partition] = max(self._newest.get(partition, 0), start)
         await self.settle_outbox()
         self.prune(events)
+        await self.send_final_rows()
+
+    async def send_final_rows(self) -> None:
+        rows, self.final_rows = self.final_rows, []
+        for key, value in rows:
+            await self.interval_stats.send(key=key.encode(), value=value)
 
     def prune(self, events: Sequence[faust.EventT]) -> None:
-        """Delete buckets older than the retention, measured against the newest bucket (event time)."""
+        """Publish final rows and delete expired buckets, judged against the newest bucket (event time).
+
+        An interval is final once nothing can change it any more: its end plus the
+        lateness bound plus the FCR window (a repeat contact revises the past) lies
+        behind the newest bucket. Its row then goes to ``cc.interval-stats`` once.
+        Buckets older than the retention are deleted and their rows tombstoned.
+        """
         keep = self.settings.retention_days * 86400
+        settle = BUCKET_SECONDS + self.settings.lateness_seconds + self.settings.fcr_window_seconds
         last_event = {ev.message.partition: ev for ev in events}
         for partition, ev in last_event.items():
             newest = self._newest.get(partition, 0)
-            if newest - self._pruned_at.get(partition, 0) < 3600:
+            if newest - self._pruned_at.get(partition, 0) < BUCKET_SECONDS:
                 continue
             self._pruned_at[partition] = newest
             for key, bucket in list(self.buckets.items()):
-                if bucket.get("p") == partition and int(key.rsplit("|", 1)[1]) < newest - keep:
+                if bucket.get("p") != partition:
+                    continue
+                start = int(key.rsplit("|", 1)[1])
+                if start < newest - keep:
                     with _writing_for(ev):
                         del self.buckets[key]
                     self.readmodel.upsert(interval_row_key(key), "interval", None)
+                elif start + settle <= newest and not bucket.get("final"):
+                    self.final_rows.append((key, self.final_row(key, bucket)))
+                    with _writing_for(ev):
+                        self.buckets[key] = {**bucket, "final": True}
+
+    def final_row(self, key: str, bucket: dict[str, Any]) -> bytes:
+        """The closed interval's figures for downstream warehouses (``cc.interval-stats``)."""
+        dimension, entity, start = key.split("|", 2)
+        counters, max_wait = merge_buckets([bucket])
+        channel = entity if dimension == "channel" else dominant_channel(counters)
+        sla = self.settings.queue(entity, channel) if dimension == "queue" else self.settings.channels[channel or "voice"]
+        return orjson.dumps({
+            "dimension": dimension, "id": entity, "granularity": "15m",
+            "interval_start": iso(int(start)), "interval_end": iso(int(start) + BUCKET_SECONDS),
+            **interval_figures(counters, max_wait, sla),
+        })
 
     def republish_all(self) -> None:
         """After recovery: re-send every local bucket's row (a crash may have lost the last ones)."""

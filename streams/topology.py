@@ -5,6 +5,7 @@
                               └──────> cc.customer-facts ─> customers (FCR) ─> cc.interval-facts
     cc.agent-events ─────> agents ─┬─> cc.interval-facts (time in state) ─> intervals
                                    └─> cc.read-model (agent rows)
+    closed intervals ─> cc.interval-stats (for warehouses)
     any rejected message ─> cc.deadletter
 
 Agents here only read a stream and delegate to a processor (streams/processing.py),
@@ -29,6 +30,7 @@ contact_sources = app.topic(topics.contact_events, topics.survey_events, partiti
 agent_events = app.topic(topics.agent_events, partitions=settings.partitions)
 interval_facts = app.topic(topics.interval_facts, partitions=settings.partitions)
 customer_facts = app.topic(topics.customer_facts, partitions=settings.partitions)
+interval_stats = app.topic(topics.interval_stats, partitions=settings.partitions, compacting=True)
 read_model = app.topic(topics.read_model, partitions=settings.partitions, compacting=True)
 deadletter = app.topic(topics.deadletter, partitions=1)
 
@@ -43,7 +45,7 @@ publisher = ReadModelPublisher(read_model)
 contact_processor = ContactProcessor(settings, contacts, watermarks, interval_facts, customer_facts, deadletter, publisher)
 customer_processor = CustomerProcessor(settings, customers, interval_facts, deadletter, publisher)
 agent_processor = AgentProcessor(settings, agent_states, watermarks, interval_facts, deadletter, publisher)
-interval_processor = IntervalProcessor(settings, buckets, deadletter, publisher)
+interval_processor = IntervalProcessor(settings, buckets, interval_stats, deadletter, publisher)
 
 
 # ---- agents: read a stream, delegate --------------------------------------------------------

@@ -137,3 +137,74 @@ FOUNDATION_AGENTS = {
     "a3": ("on_contact", _t("09:08:30")),
 }
 FOUNDATION_WAITING = {"sales": (1, _t("09:14:00")), "support": (0, None), "chat_help": (0, None)}
+
+
+# ---------------------------------------------------------------------------------------------
+"""Scenario "metrics": two days in Europe/Berlin across the DST change of 2026-03-29 (02:00 → 03:00).
+
+billing (voice, threshold 20 s, short abandon 5 s), agent b1:
+  m1 (customer k1) queued 03-28 23:50:00+01 (22:50Z), answered 23:50:30 (wait 30, not within),
+     ended 03-29 00:10:30+01, wrapped 00:11:00+01 (23:11Z on the 28th) → handled on local day 29:
+     talk 1200, ACW 30. CSAT 4 at 00:20+01. QA 80 at 12:00+02.
+  m2 (customer k1) queued 03-29 09:00:00+02 — a repeat of m1 within 24 h, so m1 is NOT
+     first-contact-resolved (this revises day 29, where m1 was handled) — answered 09:00:10 (wait 10),
+     ended 09:05:10, wrapped 09:06:10 resolved → talk 300, ACW 60; NPS 10 and CES 6 at 09:10; QA 90.
+  m3 queued 10:00:00+02, abandoned 10:00:08 (wait 8: not short, within).
+  m9 queued 05:00+02, sent after everything else: 5 h behind the watermark → dead-lettered `late`.
+"""
+
+
+def _ev(n: str, kind: str, at: str, contact: str, **fields: Any) -> dict[str, Any]:
+    return {"event_id": f"m-{n}", "type": kind, "occurred_at": at, "contact_id": contact, **fields}
+
+
+METRICS_TIMEZONE = "Europe/Berlin"
+METRICS_EVENTS: list[dict[str, Any]] = [
+    {"event_id": "m-a1", "type": "agent.state_changed", "occurred_at": "2026-03-28T23:00:00+01:00", "agent_id": "b1",
+     "state": "available", "queue_ids": ["billing"], "team": "night"},
+    _ev("01", "contact.queued", "2026-03-28T23:50:00+01:00", "m1", channel="voice", queue_id="billing", customer_id="k1"),
+    _ev("02", "contact.answered", "2026-03-28T23:50:30+01:00", "m1", agent_id="b1"),
+    _ev("03", "contact.ended", "2026-03-29T00:10:30+01:00", "m1"),
+    _ev("04", "contact.wrapped_up", "2026-03-29T00:11:00+01:00", "m1", resolved=True),
+    _ev("05", "survey.responded", "2026-03-29T00:20:00+01:00", "m1", survey="csat", score=4),
+    _ev("06", "contact.queued", "2026-03-29T09:00:00+02:00", "m2", channel="voice", queue_id="billing", customer_id="k1"),
+    _ev("07", "contact.answered", "2026-03-29T09:00:10+02:00", "m2", agent_id="b1"),
+    _ev("08", "contact.ended", "2026-03-29T09:05:10+02:00", "m2"),
+    _ev("09", "contact.wrapped_up", "2026-03-29T09:06:10+02:00", "m2", resolved=True),
+    _ev("10", "survey.responded", "2026-03-29T09:10:00+02:00", "m2", survey="nps", score=10),
+    _ev("11", "survey.responded", "2026-03-29T09:10:00+02:00", "m2", survey="ces", score=6),
+    _ev("12", "contact.queued", "2026-03-29T10:00:00+02:00", "m3", channel="voice", queue_id="billing"),
+    _ev("13", "contact.abandoned", "2026-03-29T10:00:08+02:00", "m3"),
+    _ev("14", "qa.evaluated", "2026-03-29T12:00:00+02:00", "m1", agent_id="b1", score=80),
+    _ev("15", "qa.evaluated", "2026-03-29T12:00:00+02:00", "m2", agent_id="b1", score=90),
+    _ev("16", "contact.queued", "2026-03-29T05:00:00+02:00", "m9", channel="voice", queue_id="billing"),
+]
+
+_M0 = {**_ZERO, "csat_mean": None, "ces": None, "ces_easy": None, "ces_responses": 0, "qa_score": None, "qa_count": 0,
+       "fcr_rate": None, "repeat_rate": None}
+
+#: (queue, granularity, interval start in UTC) -> expected figures.
+METRICS_EXPECTED: dict[tuple[str, str, str], dict[str, Any]] = {
+    # local day 2026-03-28 (24 h)
+    ("billing", "1d", "2026-03-27T23:00:00Z"): {
+        **_M0, "offered": 1, "answered": 1, "service_level": 0.0, "abandon_rate": 0.0, "asa_seconds": 30.0,
+        "max_wait_seconds": 30.0,
+    },
+    # local day 2026-03-29 (23 h: DST starts)
+    ("billing", "1d", "2026-03-28T23:00:00Z"): {
+        **_M0, "offered": 2, "answered": 1, "answered_within_sl": 1, "abandoned": 1, "abandoned_within_sl": 1,
+        "service_level": 0.5, "abandon_rate": 0.5, "asa_seconds": 10.0, "avg_abandon_seconds": 8.0, "max_wait_seconds": 10.0,
+        "handled": 2, "aht_seconds": 795.0, "avg_talk_seconds": 750.0, "avg_hold_seconds": 0.0, "avg_acw_seconds": 45.0,
+        "csat": 1.0, "csat_mean": 4.0, "csat_responses": 1, "nps": 100.0, "nps_responses": 1,
+        "ces": 6.0, "ces_easy": 1.0, "ces_responses": 1, "survey_responses": 3, "qa_score": 85.0, "qa_count": 2,
+        "fcr_rate": 0.5, "repeat_rate": 0.5,
+    },
+    # the local hour 09:00–10:00 (+02:00) on the DST day
+    ("billing", "1h", "2026-03-29T07:00:00Z"): {
+        **_M0, "offered": 1, "answered": 1, "answered_within_sl": 1, "service_level": 1.0, "abandon_rate": 0.0,
+        "asa_seconds": 10.0, "max_wait_seconds": 10.0, "handled": 1, "aht_seconds": 360.0, "avg_talk_seconds": 300.0,
+        "avg_hold_seconds": 0.0, "avg_acw_seconds": 60.0, "nps": 100.0, "nps_responses": 1, "ces": 6.0, "ces_easy": 1.0,
+        "ces_responses": 1, "survey_responses": 2, "fcr_rate": 1.0, "repeat_rate": 0.0,
+    },
+}
+METRICS_DAY_HOURS = {"2026-03-27T23:00:00Z": 24, "2026-03-28T23:00:00Z": 23}

@@ -21,7 +21,7 @@ from ccpulse.domain.contact import TOP_PREFIX
 from ccpulse.domain.intervals import interval_end, interval_start
 from ccpulse.settings import QueueSettings
 
-__all__ = ["MEASURES", "TOP_KEEP", "apply_delta", "interval_figures", "merge_buckets", "new_bucket", "rollup"]
+__all__ = ["MEASURES", "dominant_channel", "TOP_KEEP", "apply_delta", "interval_figures", "merge_buckets", "new_bucket", "rollup"]
 
 #: Longest waits kept per bucket; only this many retractions of top waits stay exact.
 TOP_KEEP = 16
@@ -85,6 +85,13 @@ def merge_buckets(buckets: Iterable[Mapping[str, Any]]) -> tuple[dict[str, int],
         if top is not None:
             max_wait = top if max_wait is None else max(max_wait, top)
     return counters, max_wait
+
+
+def dominant_channel(counters: Mapping[str, int]) -> str | None:
+    """The channel most offered in these counters (a queue's channel), None if nothing was offered."""
+    offered = {ch: counters.get(f"offered_{ch}", 0) for ch in ("voice", "chat", "email")}
+    best = max(offered, key=lambda ch: offered[ch])
+    return best if offered[best] else None
 
 
 def _seconds(ms: float | None) -> float | None:
