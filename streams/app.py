@@ -8,6 +8,11 @@ from ccpulse.settings import Settings, get_settings
 
 __all__ = ["app", "create_app"]
 
+#: Consumer-group session and rebalance timeout, seconds. The embedded broker makes a
+#: group join wait half the session timeout: Faust's 60 s default meant every worker
+#: start took 30 s; 10 s (a common Kafka setting) makes it 5 s.
+REBALANCE_TIMEOUT = 10.0
+
 
 def create_app(settings: Settings) -> faust.App:
     """A Faust app that runs at-least-once with idempotent state (docs/reliability.md)."""
@@ -30,6 +35,8 @@ def create_app(settings: Settings) -> faust.App:
         stream_buffer_maxsize=8192,
         producer_linger_ms=5,
         table_standby_replicas=0,
+        broker_rebalance_timeout=REBALANCE_TIMEOUT,
+        broker_session_timeout=REBALANCE_TIMEOUT,
     )
 
 
