@@ -29,6 +29,7 @@ from ccpulse.domain.customer import fcr_contributions, prune_customer
 from ccpulse.settings import Settings
 from schemas.deadletter import deadletter_record
 from schemas.events import AgentStateChanged, EventRejected, decode_event
+from streams.stats import WorkerStats
 from streams.readmodel import ReadModelPublisher, agent_row_key, contact_row_key, interval_row_key, recent_row_key
 
 __all__ = ["AgentProcessor", "ContactProcessor", "CustomerProcessor", "IntervalProcessor"]
@@ -59,6 +60,7 @@ class _Processor:
         self.settings = settings
         self.deadletter = deadletter
         self.readmodel = readmodel
+        self.stats = WorkerStats()
         self.outbox: list[Any] = []  # futures of sends that must be acknowledged before table writes
         self.rejected = 0
 
@@ -139,7 +141,9 @@ class ContactProcessor(_Processor):
         try:
             event = decode_event(msg.value)
         except EventRejected as exc:
+            self.stats.observe(msg.topic, None)
             return await self.reject(ev, exc.reason, exc.message)
+        self.stats.observe(msg.topic, event.at)
         if isinstance(event, AgentStateChanged):
             return await self.reject(ev, "wrong_topic", f"{event.type} belongs on the agent-events topic", event.event_id)
         mark = marks.get(src, self.watermarks.get(src, 0.0))
@@ -232,7 +236,9 @@ class AgentProcessor(_Processor):
         try:
             event = decode_event(msg.value)
         except EventRejected as exc:
+            self.stats.observe(msg.topic, None)
             return await self.reject(ev, exc.reason, exc.message)
+        self.stats.observe(msg.topic, event.at)
         if not isinstance(event, AgentStateChanged):
             return await self.reject(ev, "wrong_topic", f"{event.type} belongs on the contact or survey topic", event.event_id)
         mark = self.watermarks.get(src, 0.0)

@@ -12,7 +12,7 @@ from typing import Any
 import faust
 import orjson
 
-__all__ = ["ReadModelPublisher", "agent_row_key", "contact_row_key", "interval_row_key", "recent_row_key"]
+__all__ = ["ReadModelPublisher", "agent_row_key", "contact_row_key", "interval_row_key", "recent_row_key", "worker_row_key"]
 
 
 def contact_row_key(contact_id: str) -> str:
@@ -25,6 +25,10 @@ def agent_row_key(agent_id: str) -> str:
 
 def recent_row_key(contact_id: str) -> str:
     return f"recent|{contact_id}"
+
+
+def worker_row_key(worker_id: str) -> str:
+    return f"worker|{worker_id}"
 
 
 def interval_row_key(bucket_key: str) -> str:

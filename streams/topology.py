@@ -17,7 +17,8 @@ from __future__ import annotations
 from ccpulse.settings import get_settings
 from streams.app import app
 from streams.processing import AgentProcessor, ContactProcessor, CustomerProcessor, IntervalProcessor
-from streams.readmodel import ReadModelPublisher
+from streams.readmodel import ReadModelPublisher, worker_row_key
+from streams.stats import WorkerStats
 
 __all__ = ["app"]
 
@@ -42,10 +43,12 @@ buckets = app.Table("buckets", partitions=settings.partitions)
 customers = app.Table("customers", partitions=settings.partitions)
 
 publisher = ReadModelPublisher(read_model)
+stats = WorkerStats()
 contact_processor = ContactProcessor(settings, contacts, watermarks, interval_facts, customer_facts, deadletter, publisher)
 customer_processor = CustomerProcessor(settings, customers, interval_facts, deadletter, publisher)
 agent_processor = AgentProcessor(settings, agent_states, watermarks, interval_facts, deadletter, publisher)
 interval_processor = IntervalProcessor(settings, buckets, interval_stats, deadletter, publisher)
+contact_processor.stats = agent_processor.stats = stats  # one worker, one set of counters
 
 
 # ---- agents: read a stream, delegate --------------------------------------------------------
@@ -77,6 +80,11 @@ async def interval_agent(stream):  # type: ignore[no-untyped-def]
 @app.timer(settings.publish_interval_seconds)
 async def flush_read_model() -> None:
     await publisher.flush()
+
+
+@app.timer(5.0)
+async def publish_worker_stats() -> None:
+    publisher.upsert(worker_row_key(stats.worker_id), "worker", stats.row())
 
 
 @buckets.on_recover
