@@ -36,6 +36,13 @@ class QueueSettings(BaseModel):
     short_abandon_seconds: float = Field(default=5, ge=0, description="Abandons quicker than this are short abandons.")
     sl_formula: SlFormula = "answered_within_over_answered_abandoned_minus_short"
     name: str | None = Field(default=None, description="Display name for the wallboard.")
+    group: str | None = Field(default=None, description="Queue group (wallboard rotation, filters).")
+    longest_wait_warning_seconds: float | None = Field(default=None, gt=0, description="Default: 2 × threshold.")
+    longest_wait_critical_seconds: float | None = Field(default=None, gt=0, description="Default: 4 × threshold.")
+    abandon_rate_limit: float = Field(default=0.10, ge=0, le=1, description="Alert above this abandon rate.")
+    alert_min_contacts: int = Field(default=10, ge=1, description="Ratio alerts need at least this many contacts.")
+    alert_for_seconds: float = Field(default=30, ge=0, description="Ratio conditions must hold this long to fire.")
+    alert_clear_seconds: float = Field(default=60, ge=0, description="A condition must be clear this long to resolve.")
 
 
 class Topics(BaseModel):
