@@ -5,9 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["AgentRow", "AgentList", "ErrorResponse", "Health", "IntervalRow", "IntervalList", "QueueLive", "QueueList", "QueueView"]
+__all__ = [
+    "AgentIntervals", "AgentList", "AgentRow", "CentreLive", "ChannelIntervals", "ChannelSummary", "ErrorResponse",
+    "Health", "IntervalList", "IntervalRow", "IntervalSeries", "QueueIntervals", "QueueLive", "QueueList", "QueueView",
+    "RecentContact", "RecentList", "Staffing", "Summary", "SurveyList", "SurveyRow", "TeamIntervals",
+]
+
+Granularity = Literal["15m", "1h", "1d"]
+Channel = Literal["voice", "chat", "email"]
+
+_SL_MIXED = ("Agent, team and centre rows: each contact was counted within the threshold of its own queue; "
+             "the formula, threshold and target shown are the voice channel default's.")
 
 
 class ErrorResponse(BaseModel):
@@ -20,12 +30,29 @@ class Health(BaseModel):
     rows: int = 0
 
 
+_INTERVAL_EXAMPLE = {
+    "interval_start": "2026-03-02T09:00:00Z", "interval_end": "2026-03-02T09:15:00Z", "granularity": "15m",
+    "offered": 42, "answered": 38, "abandoned": 4, "short_abandoned": 1, "flowed_out": 0,
+    "answered_within_sl": 31, "abandoned_within_sl": 2, "service_level": 0.7561, "sl_threshold_seconds": 20.0,
+    "sl_target": 0.8, "abandon_rate": 0.0732, "asa_seconds": 12.0, "avg_abandon_seconds": 45.0, "max_wait_seconds": 95.0,
+    "handled": 36, "aht_seconds": 285.0, "avg_talk_seconds": 240.0, "avg_hold_seconds": 15.0, "avg_acw_seconds": 30.0,
+    "hold_count": 9, "transfers": 2, "handle_seconds_total": 10260.0, "wait_seconds_total": 636.0,
+    "csat": 0.8, "csat_mean": 4.2, "csat_responses": 10, "nps": 50.0, "nps_responses": 8, "ces": 5.5, "ces_easy": 0.8333,
+    "ces_responses": 6, "survey_responses": 24, "qa_score": 85.5, "qa_count": 2,
+    "fcr_rate": 0.8, "repeat_rate": 0.1333, "fcr_handled": 30,
+    "available_seconds": 0.0, "on_contact_seconds": 0.0, "after_contact_work_seconds": 0.0, "away_seconds": 0.0,
+    "occupancy": None, "utilization": None,
+}
+
+
 class IntervalRow(BaseModel):
-    """Figures of one interval (docs/metrics.md defines each)."""
+    """Figures of one interval (docs/metrics.md defines each); the fields of ``buckets.interval_figures``."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_INTERVAL_EXAMPLE]})
 
     interval_start: datetime
     interval_end: datetime
-    granularity: Literal["15m", "1h", "1d"]
+    granularity: Granularity
     offered: int
     answered: int
     abandoned: int
@@ -33,7 +60,7 @@ class IntervalRow(BaseModel):
     flowed_out: int
     answered_within_sl: int
     abandoned_within_sl: int
-    service_level: float | None = Field(description="Per the queue's formula; null when nothing counted.")
+    service_level: float | None = Field(description="Per the queue's formula; null when nothing counted. " + _SL_MIXED)
     sl_threshold_seconds: float
     sl_target: float
     abandon_rate: float | None
@@ -60,13 +87,46 @@ class IntervalRow(BaseModel):
     survey_responses: int
     qa_score: float | None
     qa_count: int
+    fcr_rate: float | None = Field(description="First-contact-resolved / fcr_handled; null when fcr_handled is 0.")
+    repeat_rate: float | None = Field(description="Handled contacts followed by a repeat within the FCR window / fcr_handled.")
+    fcr_handled: int = Field(description="Handled contacts that carry a customer_id.")
+    available_seconds: float = Field(description="Agent time available in the interval (agent and team rows only; 0 elsewhere).")
+    on_contact_seconds: float
+    after_contact_work_seconds: float
+    away_seconds: float
+    occupancy: float | None = Field(description="(on contact + ACW) / (available + on contact + ACW); agent and team rows.")
+    utilization: float | None = Field(description="(on contact + ACW) / all logged-in time; agent and team rows.")
 
 
-class IntervalList(BaseModel):
-    queue_id: str
-    granularity: Literal["15m", "1h", "1d"]
-    timezone: str
+class IntervalSeries(BaseModel):
+    """Interval figures of one entity. ``?format=csv`` returns the same rows as text/csv."""
+
+    dimension: Literal["queue", "agent", "team", "channel"]
+    id: str = Field(examples=["billing"])
+    granularity: Granularity
+    timezone: str = Field(examples=["Asia/Ho_Chi_Minh"])
     intervals: list[IntervalRow]
+
+
+class QueueIntervals(IntervalSeries):
+    queue_id: str = Field(examples=["billing"])
+
+
+IntervalList = QueueIntervals  # the original name of the queue's interval list
+
+
+class AgentIntervals(IntervalSeries):
+    agent_id: str = Field(examples=["a17"])
+
+
+class TeamIntervals(IntervalSeries):
+    team: str = Field(examples=["tier1-north"])
+    agent_ids: list[str] = Field(description="Agents whose current row names this team (their buckets are summed).",
+                                 examples=[["a17", "a21"]])
+
+
+class ChannelIntervals(IntervalSeries):
+    channel: Channel
 
 
 class QueueLive(BaseModel):
@@ -80,16 +140,36 @@ class QueueLive(BaseModel):
     agents_staffed: int
 
 
+class Staffing(BaseModel):
+    """Erlang C staffing from the last completed 15-minute interval (``ccpulse.domain.staffing``)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "interval_start": "2026-03-02T09:00:00Z", "interval_end": "2026-03-02T09:15:00Z",
+        "arrival_rate_per_hour": 168.0, "aht_seconds": 285.0, "traffic_erlangs": 13.3, "agents_required": 16,
+        "predicted_service_level": 0.83, "predicted_asa_seconds": 9.4, "agents_staffed_now": 14}]})
+
+    interval_start: datetime = Field(description="The last completed 15-minute interval the figures come from.")
+    interval_end: datetime
+    arrival_rate_per_hour: float | None
+    aht_seconds: float | None
+    traffic_erlangs: float | None
+    agents_required: int | None = Field(description="Fewest agents meeting the queue's service-level target.")
+    predicted_service_level: float | None
+    predicted_asa_seconds: float | None
+    agents_staffed_now: int = Field(description="Agents staffed on the queue now (available, on contact or in ACW).")
+
+
 class QueueView(BaseModel):
     queue_id: str
     name: str
-    channel: Literal["voice", "chat", "email"]
+    channel: Channel
     sl_threshold_seconds: float
     sl_target: float
     sl_formula: str
     live: QueueLive
     current_interval: IntervalRow
     today: IntervalRow
+    staffing: Staffing | None = Field(description="Null only while the staffing model is unavailable.")
 
 
 class QueueList(BaseModel):
@@ -110,4 +190,90 @@ class AgentRow(BaseModel):
 
 class AgentList(BaseModel):
     agents: list[AgentRow]
-    total: int
+    total: int = Field(description="Agents matching the filters, before limit/offset.")
+
+
+class CentreLive(BaseModel):
+    """Live figures of the whole centre: every contact and every logged-in agent counted once."""
+
+    waiting: int = Field(examples=[7])
+    waiting_by_channel: dict[str, int] = Field(examples=[{"voice": 5, "chat": 2, "email": 0}])
+    longest_wait_seconds: float | None = Field(examples=[48.2])
+    oldest_queued_at: datetime | None
+    in_progress: int
+    in_acw: int
+    agents: dict[str, int] = Field(description="Logged-in agents by state, each agent once (not once per queue).",
+                                   examples=[{"available": 3, "on_contact": 9, "after_contact_work": 2, "away": 1}])
+    agents_staffed: int = Field(description="available + on_contact + after_contact_work")
+
+
+class ChannelSummary(BaseModel):
+    channel: Channel
+    waiting: int = Field(description="Contacts of this channel waiting now.")
+    current_interval: IntervalRow = Field(description="The channel's current 15-minute interval (channel default SLA).")
+
+
+class Summary(BaseModel):
+    """Centre-wide figures: sums of every queue's counters, then the formulas."""
+
+    generated_at: datetime
+    timezone: str
+    live: CentreLive
+    current_interval: IntervalRow = Field(description="Current 15-minute interval, all queues summed. " + _SL_MIXED)
+    today: IntervalRow = Field(description="Today so far (configured time zone), all queues summed.")
+    channels: list[ChannelSummary]
+
+
+class SurveyRow(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "interval_start": "2026-03-02T09:00:00Z", "interval_end": "2026-03-02T10:00:00Z", "granularity": "1h",
+        "csat": 0.8, "csat_mean": 4.2, "csat_responses": 10, "nps": 50.0, "nps_responses": 8,
+        "ces": 5.5, "ces_easy": 0.8333, "ces_responses": 6, "qa_score": 85.5, "qa_count": 2}]})
+
+    interval_start: datetime
+    interval_end: datetime
+    granularity: Granularity
+    csat: float | None = Field(description="Share of CSAT answers in the top two points of the scale.")
+    csat_mean: float | None
+    csat_responses: int
+    nps: float | None = Field(description="%promoters − %detractors, −100..100.")
+    nps_responses: int
+    ces: float | None = Field(description="Mean CES on the 1–7 scale.")
+    ces_easy: float | None
+    ces_responses: int
+    qa_score: float | None
+    qa_count: int
+
+
+class SurveyList(BaseModel):
+    scope: Literal["queue", "agent", "centre"]
+    id: str | None = Field(description="The queue or agent id; null for the whole centre.", examples=["billing"])
+    granularity: Granularity
+    timezone: str
+    intervals: list[SurveyRow]
+
+
+class RecentContact(BaseModel):
+    """One recent contact's story (drill-down behind a breach or a poor score)."""
+
+    contact_id: str = Field(examples=["c-000123"])
+    customer_id: str | None = Field(examples=["cust-42"])
+    channel: Channel
+    queue_id: str | None = Field(examples=["billing"])
+    agent_id: str | None = Field(examples=["a17"])
+    queued_at: datetime | None
+    wait_seconds: float | None = Field(examples=[34.5])
+    breached: bool = Field(description="Waited longer than the queue's service-level threshold.")
+    outcome: Literal["waiting", "answered", "abandoned", "flowed_out"]
+    handled_at: datetime | None
+    resolved: bool | None
+    csat: int | None = Field(description="Raw score as answered, on its own scale.", examples=[2])
+    nps: int | None
+    ces: int | None
+    comment: str | None = Field(examples=["kept on hold too long"])
+    updated_at: datetime = Field(description="Event time of the contact's latest event.")
+
+
+class RecentList(BaseModel):
+    contacts: list[RecentContact]
+    total: int = Field(description="Contacts matching the filters (before limit).")

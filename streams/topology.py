@@ -6,6 +6,7 @@
     cc.agent-events ─────> agents ─┬─> cc.interval-facts (time in state) ─> intervals
                                    └─> cc.read-model (agent rows)
     closed intervals ─> cc.interval-stats (for warehouses)
+    leader: whole read model ─> SLA rules every second ─> cc.alerts (+ webhook)
     any rejected message ─> cc.deadletter
 
 Agents here only read a stream and delegate to a processor (streams/processing.py),
@@ -14,7 +15,13 @@ which delegates every rule to the pure core (ccpulse/domain/).
 
 from __future__ import annotations
 
+import logging
+
+import orjson
+
+from api.store import ReadModelStore
 from ccpulse.settings import get_settings
+from streams.alerting import AlertEvaluator
 from streams.app import app
 from streams.processing import AgentProcessor, ContactProcessor, CustomerProcessor, IntervalProcessor
 from streams.readmodel import ReadModelPublisher, worker_row_key
@@ -22,6 +29,7 @@ from streams.stats import WorkerStats
 
 __all__ = ["app"]
 
+log = logging.getLogger("ccpulse.worker")
 settings = get_settings()
 topics = settings.topics
 BATCH, WITHIN = 1000, 0.05
@@ -32,6 +40,7 @@ agent_events = app.topic(topics.agent_events, partitions=settings.partitions)
 interval_facts = app.topic(topics.interval_facts, partitions=settings.partitions)
 customer_facts = app.topic(topics.customer_facts, partitions=settings.partitions)
 interval_stats = app.topic(topics.interval_stats, partitions=settings.partitions, compacting=True)
+alerts = app.topic(topics.alerts, partitions=1, compacting=True)
 read_model = app.topic(topics.read_model, partitions=settings.partitions, compacting=True)
 deadletter = app.topic(topics.deadletter, partitions=1)
 
@@ -85,6 +94,30 @@ async def flush_read_model() -> None:
 @app.timer(5.0)
 async def publish_worker_stats() -> None:
     publisher.upsert(worker_row_key(stats.worker_id), "worker", stats.row())
+
+
+# ---- real-time SLA breach detection (leader only; see streams/alerting.py) --------------------
+alert_store = ReadModelStore(settings)
+
+
+async def publish_alert(alert_id: str, record: dict) -> None:
+    await alerts.send(key=alert_id.encode(), value=orjson.dumps(record))
+
+
+evaluator = AlertEvaluator(settings, alert_store, publish_alert)
+
+
+@app.task
+async def start_alert_store() -> None:
+    alert_store.start()
+
+
+@app.timer(settings.alert_interval_seconds, on_leader=True)
+async def evaluate_alerts() -> None:
+    try:
+        await evaluator.evaluate()
+    except Exception:  # a bug here must not stop the worker's stream processing
+        log.exception("alert evaluation failed")
 
 
 @buckets.on_recover
