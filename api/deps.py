@@ -1,13 +1,39 @@
-"""Shared FastAPI dependencies."""
+"""Shared FastAPI dependencies: the store, known entities, interval ranges and CSV exports."""
 
 from __future__ import annotations
 
-from fastapi import HTTPException, Request
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import Depends, HTTPException, Query, Request
+from fastapi.responses import Response
 
 from api.store import ReadModelStore
+from api.views import csv_text, entity_rows, team_agents
 from ccpulse.settings import Settings
+from schemas.api import IntervalRow
 
-__all__ = ["get_store", "get_settings", "known_queue"]
+__all__ = [
+    "CSV_RESPONSE", "INTERVAL_FIELDS", "IntervalQuery", "MAX_RANGE_DAYS", "csv_response", "get_settings", "get_store",
+    "interval_answer", "interval_query",
+    "known_agent", "known_channel", "known_queue", "known_team",
+]
+
+#: The longest range an interval query may ask for.
+MAX_RANGE_DAYS = 400
+
+#: OpenAPI description of the ``?format=csv`` answer, for ``responses=``.
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"},
+                                   "example": "queue_id,interval_start,interval_end,granularity,offered,...\r\n"
+                                              "billing,2026-03-02T09:00:00Z,2026-03-02T09:15:00Z,15m,42,...\r\n"}},
+          "description": "JSON by default; with `format=csv` a CSV export: a header of the entity id column and "
+                         "the row's field names, then one line per interval (null = empty cell)."},
+}
 
 
 def get_store(request: Request) -> ReadModelStore:
@@ -18,7 +44,86 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+# ---- known entities (404 with a JSON detail otherwise) ------------------------------------------
 def known_queue(store: ReadModelStore, queue_id: str) -> str:
     if queue_id not in store.queue_ids():
         raise HTTPException(status_code=404, detail=f"unknown queue {queue_id!r}")
     return queue_id
+
+
+def known_agent(store: ReadModelStore, agent_id: str) -> str:
+    """An agent with a current row or with interval data (e.g. one whose row was deleted)."""
+    if agent_id not in store.agents and ("agent", agent_id) not in store.intervals:
+        raise HTTPException(status_code=404, detail=f"unknown agent {agent_id!r}")
+    return agent_id
+
+
+def known_team(store: ReadModelStore, team: str) -> list[str]:
+    """The team's agents now; 404 when no agent's current row names the team."""
+    agents = team_agents(store, team)
+    if not agents:
+        raise HTTPException(status_code=404, detail=f"unknown team {team!r}")
+    return agents
+
+
+def known_channel(store: ReadModelStore, channel: str) -> str:
+    if channel not in ("voice", "chat", "email"):
+        raise HTTPException(status_code=404, detail=f"unknown channel {channel!r}; channels are voice, chat and email")
+    return channel
+
+
+# ---- interval ranges ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IntervalQuery:
+    """A validated interval query: granularity, [start, end) in epoch seconds, and the answer format."""
+
+    granularity: str
+    start: float
+    end: float
+    format: str = "json"
+
+
+def interval_query(
+    granularity: Literal["15m", "1h", "1d"] = Query("15m", description="15m (stored), 1h or 1d (local hours / days)"),
+    start: datetime | None = Query(None, description="RFC 3339; default: start of today (configured time zone)"),
+    end: datetime | None = Query(None, description="RFC 3339, exclusive; default: now"),
+    format: Literal["json", "csv"] = Query("json", description="json, or csv for report exports"),
+    store: ReadModelStore = Depends(get_store),
+) -> IntervalQuery:
+    """Parse and check ``granularity``, ``start``, ``end`` and ``format`` (422 with a clear detail)."""
+    for name, value in (("start", start), ("end", end)):
+        if value is not None and value.tzinfo is None:
+            raise HTTPException(422, f"{name} needs a UTC offset, e.g. 2026-11-23T08:00:00Z")
+    now = time.time()
+    try:
+        end_t = end.timestamp() if end else now + 1
+        start_t = start.timestamp() if start else (
+            datetime.fromtimestamp(now, store.settings.zone).replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
+    except (OverflowError, ValueError, OSError) as exc:
+        raise HTTPException(422, f"time out of range: {exc}") from None
+    if end_t <= start_t:
+        raise HTTPException(422, "end must be after start")
+    if end_t - start_t > MAX_RANGE_DAYS * 86400:
+        raise HTTPException(422, f"range too long: at most {MAX_RANGE_DAYS} days")
+    return IntervalQuery(granularity, start_t, end_t, format)
+
+
+#: Columns of an interval CSV export after the entity id: the fields of ``IntervalRow``, in order.
+INTERVAL_FIELDS: tuple[str, ...] = tuple(IntervalRow.model_fields)
+
+
+def csv_response(id_column: str, entity_id: str | None, fields: Sequence[str], rows: Iterable[Mapping[str, Any]],
+                 filename: str) -> Response:
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", filename)
+    return Response(csv_text(id_column, entity_id, fields, rows), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{safe}"'})
+
+
+def interval_answer(store: ReadModelStore, dimension: str, entity: str, id_column: str, q: IntervalQuery,
+                    **extra: Any) -> dict[str, Any] | Response:
+    """The interval rows of a known queue, agent, team or channel: JSON (an ``IntervalSeries``) or CSV."""
+    rows = entity_rows(store, dimension, entity, q.granularity, q.start, q.end)
+    if q.format == "csv":
+        return csv_response(id_column, entity, INTERVAL_FIELDS, rows, f"{dimension}-{entity}-{q.granularity}.csv")
+    return {"dimension": dimension, "id": entity, id_column: entity, "granularity": q.granularity,
+            "timezone": store.settings.timezone, "intervals": rows, **extra}

@@ -8,6 +8,7 @@ It also counts ``cc.deadletter`` records by reason for ``/metrics``.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import time
 from collections import Counter
@@ -20,7 +21,10 @@ from aiokafka.errors import KafkaError
 from ccpulse.domain.buckets import dominant_channel, merge_buckets
 from ccpulse.settings import Settings
 
-__all__ = ["ReadModelStore"]
+__all__ = ["RECENT_KEEP", "ReadModelStore"]
+
+#: Recent-contact rows kept (the newest by ``updated_at``); older ones are dropped on arrival of newer.
+RECENT_KEEP = 5000
 
 log = logging.getLogger("ccpulse.api")
 
@@ -35,6 +39,10 @@ class ReadModelStore:
         self.agents: dict[str, dict[str, Any]] = {}
         # (dimension, id) -> bucket start -> {"c": counters, "max_wait_ms": ...}
         self.intervals: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
+        # contact id -> drill-down row of a recent contact, at most ``recent_keep`` (the newest by updated_at)
+        self.recent: dict[str, dict[str, Any]] = {}
+        self.recent_keep = RECENT_KEEP
+        self._recent_heap: list[tuple[float, str]] = []  # (updated_at, contact id), may hold stale entries
         self.rejected: Counter[tuple[str, str]] = Counter()  # (topic, reason) -> count
         self.rows_applied = 0
         self.last_update: float | None = None  # wall clock of the last row applied
@@ -57,6 +65,11 @@ class ReadModelStore:
                 self.agents.pop(ident, None)
             else:
                 self.agents[ident] = row
+        elif kind == "recent":
+            if row is None:
+                self.recent.pop(ident, None)
+            else:
+                self._keep_recent(ident, row)
         elif kind == "interval":
             dimension, entity, start = ident.split("|", 2)
             series = self.intervals.setdefault((dimension, entity), {})
@@ -66,6 +79,22 @@ class ReadModelStore:
                 series[int(start)] = {"c": row["c"], "max_wait_ms": row.get("max_wait_ms")}
         self.rows_applied += 1
         self.last_update = time.time()
+
+    def _keep_recent(self, contact_id: str, row: dict[str, Any]) -> None:
+        """Upsert a recent row, then drop the oldest rows beyond ``recent_keep``."""
+        row.setdefault("contact_id", contact_id)
+        updated = float(row.get("updated_at") or 0.0)
+        self.recent[contact_id] = row
+        heapq.heappush(self._recent_heap, (updated, contact_id))
+        while len(self.recent) > self.recent_keep and self._recent_heap:
+            oldest, cid = heapq.heappop(self._recent_heap)
+            current = self.recent.get(cid)
+            if current is not None and float(current.get("updated_at") or 0.0) == oldest:
+                del self.recent[cid]
+        if len(self._recent_heap) > 4 * max(self.recent_keep, len(self.recent)):
+            # Too many stale entries (rows updated or deleted since): rebuild from the live rows.
+            self._recent_heap = [(float(r.get("updated_at") or 0.0), cid) for cid, r in self.recent.items()]
+            heapq.heapify(self._recent_heap)
 
     # ---- views ------------------------------------------------------------------------------
     def queue_ids(self) -> list[str]:
@@ -131,6 +160,7 @@ class ReadModelStore:
             if self.ready is False and self.rows_applied:
                 # A reconnect: start over so no tombstone is missed.
                 self.contacts.clear(); self.agents.clear(); self.intervals.clear(); self.rejected.clear()
+                self.recent.clear(); self._recent_heap.clear()
             caught_up = False
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=5000)

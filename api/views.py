@@ -2,52 +2,150 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import logging
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ccpulse.domain.buckets import interval_figures, merge_buckets, rollup
-from ccpulse.domain.intervals import interval_end, interval_start, iso
+from ccpulse.domain.intervals import BUCKET_SECONDS, bucket_start, interval_end, interval_start, iso
 from ccpulse.domain.live import queue_live
+from ccpulse.domain.staffing import staffing_for_interval
+from ccpulse.settings import QueueSettings, Settings
 from api.store import ReadModelStore
 
-__all__ = ["agent_view", "interval_rows", "queue_views"]
+log = logging.getLogger("ccpulse.api")
+
+__all__ = [
+    "SURVEY_FIELDS", "agent_view", "centre_live", "csv_text", "entity_rows", "interval_rows", "merged_series", "mixed_sla",
+    "queue_views", "recent_contacts", "series_rows", "staffing_view", "summary_view", "survey_rows", "team_agents",
+]
+
+Series = Mapping[int, Mapping[str, Any]]  # bucket start -> {"c": counters, "max_wait_ms": ...}
+
+#: The survey and QA figures of ``GET /api/v1/surveys`` (a subset of the interval figures).
+SURVEY_FIELDS: tuple[str, ...] = ("csat", "csat_mean", "csat_responses", "nps", "nps_responses",
+                                  "ces", "ces_easy", "ces_responses", "qa_score", "qa_count")
 
 
-def _interval_row(store: ReadModelStore, queue_id: str, start: float, end: float, granularity: str,
-                  counters: dict[str, int], max_wait: int | None) -> dict[str, Any]:
-    sla = store.settings.queue(queue_id, store.queue_channel(queue_id))
+# ---- SLA settings of a series -----------------------------------------------------------------
+def mixed_sla(settings: Settings) -> QueueSettings:
+    """SLA settings for rows that mix queues (agent, team, centre): the voice channel default.
+
+    Their ``answered_within_sl`` was already counted with each contact's own queue threshold;
+    only the formula and the target (and the threshold shown) come from these settings.
+    """
+    return settings.channels["voice"]
+
+
+def queue_sla(store: ReadModelStore, queue_id: str) -> QueueSettings:
+    return store.settings.queue(queue_id, store.queue_channel(queue_id))
+
+
+# ---- series ------------------------------------------------------------------------------------
+def merged_series(series: Iterable[Series]) -> dict[int, dict[str, Any]]:
+    """Several series summed bucket by bucket (same start = same bucket): a team, the centre."""
+    by_start: dict[int, list[Mapping[str, Any]]] = {}
+    for one in series:
+        for start, bucket in one.items():
+            by_start.setdefault(start, []).append(bucket)
+    out = {}
+    for start, buckets in by_start.items():
+        counters, max_wait = merge_buckets(buckets)
+        out[start] = {"c": counters, "max_wait_ms": max_wait}
+    return out
+
+
+def _row(start: float, end: float, granularity: str, counters: Mapping[str, int], max_wait: int | None,
+         sla: QueueSettings) -> dict[str, Any]:
     return {"interval_start": iso(start), "interval_end": iso(end), "granularity": granularity,
             **interval_figures(counters, max_wait, sla)}
 
 
-def interval_rows(store: ReadModelStore, queue_id: str, granularity: str, start: float, end: float) -> list[dict[str, Any]]:
-    """The queue's intervals of ``granularity`` overlapping [start, end) that have data."""
-    series = store.intervals.get(("queue", queue_id), {})
-    zone = store.settings.zone
-    return [_interval_row(store, queue_id, s, e, granularity, counters, max_wait)
+def series_rows(series: Series, sla: QueueSettings, granularity: str, zone: Any, start: float, end: float) -> list[dict[str, Any]]:
+    """The intervals of ``granularity`` overlapping [start, end) that have data."""
+    return [_row(s, e, granularity, counters, max_wait, sla)
             for s, e, counters, max_wait in rollup(series, granularity, zone, start, end)]
 
 
-def _current(store: ReadModelStore, queue_id: str, granularity: str, now: float) -> dict[str, Any]:
+def team_agents(store: ReadModelStore, team: str) -> list[str]:
+    """Agents whose current row names ``team`` (a team is its agents now, not at the time)."""
+    return sorted(agent_id for agent_id, row in store.agents.items() if row.get("team") == team)
+
+
+def entity_rows(store: ReadModelStore, dimension: str, entity: str, granularity: str, start: float, end: float) -> list[dict[str, Any]]:
+    """Interval rows of a queue, agent, team or channel (the entity is known to exist)."""
     zone = store.settings.zone
+    if dimension == "queue":
+        series: Series = store.intervals.get(("queue", entity), {})
+        sla = queue_sla(store, entity)
+    elif dimension == "channel":
+        series = store.intervals.get(("channel", entity), {})
+        sla = store.settings.channels.get(entity, mixed_sla(store.settings))
+    elif dimension == "agent":
+        series = store.intervals.get(("agent", entity), {})
+        sla = mixed_sla(store.settings)
+    elif dimension == "team":
+        series = merged_series(store.intervals.get(("agent", a), {}) for a in team_agents(store, entity))
+        sla = mixed_sla(store.settings)
+    else:
+        raise ValueError(f"unknown dimension {dimension!r}")
+    return series_rows(series, sla, granularity, zone, start, end)
+
+
+def interval_rows(store: ReadModelStore, queue_id: str, granularity: str, start: float, end: float) -> list[dict[str, Any]]:
+    """The queue's intervals of ``granularity`` overlapping [start, end) that have data."""
+    return entity_rows(store, "queue", queue_id, granularity, start, end)
+
+
+def _current(series: Series, sla: QueueSettings, granularity: str, zone: Any, now: float) -> dict[str, Any]:
     start = interval_start(now, granularity, zone)
     end = interval_end(start, granularity, zone)
-    series = store.intervals.get(("queue", queue_id), {})
     counters, max_wait = merge_buckets(b for s, b in series.items() if start <= s < end)
-    return _interval_row(store, queue_id, start, end, granularity, counters, max_wait)
+    return _row(start, end, granularity, counters, max_wait, sla)
+
+
+# ---- queues --------------------------------------------------------------------------------------
+def staffing_view(series: Series, sla: QueueSettings, agents_staffed_now: int, now: float) -> dict[str, Any] | None:
+    """Erlang C staffing from the queue's last *completed* 15-minute interval, plus who is staffed now.
+
+    None (not a 500) if the interval's counters are unusable (e.g. negative after a bad row)."""
+    start = bucket_start(now) - BUCKET_SECONDS
+    bucket = series.get(int(start))
+    counters, max_wait = merge_buckets([bucket] if bucket is not None else [])
+    figures = interval_figures(counters, max_wait, sla)
+    try:
+        model = staffing_for_interval(
+            offered=figures["offered"],
+            interval_seconds=BUCKET_SECONDS,
+            handled=figures["handled"],
+            handle_seconds_total=figures["handle_seconds_total"] or 0.0,
+            threshold_seconds=sla.sl_threshold_seconds,
+            target=sla.sl_target,
+        )
+    except ValueError as exc:
+        log.warning("no staffing for the interval at %s: %s", iso(start), exc)
+        return None
+    return {"interval_start": iso(start), "interval_end": iso(start + BUCKET_SECONDS), **model,
+            "agents_staffed_now": agents_staffed_now}
 
 
 def queue_views(store: ReadModelStore, now: float | None = None, only: str | None = None) -> list[dict[str, Any]]:
-    """Live state, current 15-minute interval and today's figures of every (or one) queue."""
+    """Live state, current 15-minute interval, today's figures and staffing of every (or one) queue."""
     now = time.time() if now is None else now
+    zone = store.settings.zone
     ids = [only] if only else store.queue_ids()
     live = queue_live(ids, store.contacts.values(), store.agents.values())
     views = []
     for queue_id in ids:
         channel = store.queue_channel(queue_id)
         sla = store.settings.queue(queue_id, channel)
+        series = store.intervals.get(("queue", queue_id), {})
         state = live[queue_id]
         oldest = state.pop("oldest_queued_at")
+        state.pop("queue_id", None)
         views.append({
             "queue_id": queue_id,
             "name": sla.name or queue_id,
@@ -57,12 +155,111 @@ def queue_views(store: ReadModelStore, now: float | None = None, only: str | Non
             "sl_formula": sla.sl_formula,
             "live": {**state, "oldest_queued_at": iso(oldest) if oldest is not None else None,
                      "longest_wait_seconds": round(max(0.0, now - oldest), 3) if oldest is not None else None},
-            "current_interval": _current(store, queue_id, "15m", now),
-            "today": _current(store, queue_id, "1d", now),
+            "current_interval": _current(series, sla, "15m", zone, now),
+            "today": _current(series, sla, "1d", zone, now),
+            "staffing": staffing_view(series, sla, state["agents_staffed"], now),
         })
     return views
 
 
+# ---- the centre ------------------------------------------------------------------------------------
+_CENTRE = "\x00centre"
+
+
+def centre_live(contacts: Iterable[Mapping[str, Any]], agents: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Live figures of the whole centre: each waiting contact and each logged-in agent counted once
+    (an agent staffed on several queues counts once, not once per queue). Same rules as ``queue_live``."""
+    everything = queue_live(
+        [_CENTRE],
+        ({**row, "queue_id": _CENTRE} for row in contacts if row.get("queue_id") is not None),
+        ({**row, "queue_ids": [_CENTRE]} for row in agents),
+    )[_CENTRE]
+    everything.pop("queue_id", None)
+    return everything
+
+
+def summary_view(store: ReadModelStore, now: float | None = None) -> dict[str, Any]:
+    """Centre-wide live figures, current 15-minute interval and today (sums of all queues' counters,
+    then the formulas), and each channel's current interval."""
+    now = time.time() if now is None else now
+    zone = store.settings.zone
+    live = centre_live(store.contacts.values(), store.agents.values())
+    oldest = live.pop("oldest_queued_at")
+    queues = merged_series(series for (dimension, _), series in store.intervals.items() if dimension == "queue")
+    sla = mixed_sla(store.settings)
+    channels = [
+        {"channel": channel, "waiting": live["waiting_by_channel"].get(channel, 0),
+         "current_interval": _current(store.intervals.get(("channel", channel), {}), channel_sla, "15m", zone, now)}
+        for channel, channel_sla in store.settings.channels.items() if channel in ("voice", "chat", "email")
+    ]
+    return {
+        "generated_at": iso(now),
+        "timezone": store.settings.timezone,
+        "live": {**live, "oldest_queued_at": iso(oldest) if oldest is not None else None,
+                 "longest_wait_seconds": round(max(0.0, now - oldest), 3) if oldest is not None else None},
+        "current_interval": _current(queues, sla, "15m", zone, now),
+        "today": _current(queues, sla, "1d", zone, now),
+        "channels": channels,
+    }
+
+
+def survey_rows(store: ReadModelStore, queue_id: str | None, agent_id: str | None, granularity: str,
+                start: float, end: float) -> list[dict[str, Any]]:
+    """Survey and QA figures per interval of a queue, an agent, or the whole centre (all queues)."""
+    if queue_id is not None:
+        series: Series = store.intervals.get(("queue", queue_id), {})
+    elif agent_id is not None:
+        series = store.intervals.get(("agent", agent_id), {})
+    else:
+        series = merged_series(s for (dimension, _), s in store.intervals.items() if dimension == "queue")
+    rows = series_rows(series, mixed_sla(store.settings), granularity, store.settings.zone, start, end)
+    keep = ("interval_start", "interval_end", "granularity", *SURVEY_FIELDS)
+    return [{k: row[k] for k in keep} for row in rows]
+
+
+# ---- contacts ------------------------------------------------------------------------------------
+def _iso_or_none(t: float | None) -> str | None:
+    return None if t is None else iso(t)
+
+
+def recent_contacts(store: ReadModelStore, *, queue_id: str | None = None, agent_id: str | None = None,
+                    channel: str | None = None, outcome: str | None = None, breached: bool | None = None,
+                    max_csat: int | None = None, limit: int = 50) -> tuple[list[dict[str, Any]], int]:
+    """The newest contacts (by ``updated_at``, then id) matching every filter given; (rows, matches)."""
+    rows = [
+        row for row in store.recent.values()
+        if (queue_id is None or row.get("queue_id") == queue_id)
+        and (agent_id is None or row.get("agent_id") == agent_id)
+        and (channel is None or row.get("channel") == channel)
+        and (outcome is None or row.get("outcome") == outcome)
+        and (breached is None or bool(row.get("breached")) == breached)
+        and (max_csat is None or (row.get("csat") is not None and row["csat"] <= max_csat))
+    ]
+    rows.sort(key=lambda r: (r.get("updated_at") or 0.0, r["contact_id"]), reverse=True)
+    out = []
+    for row in rows[:limit]:
+        out.append({
+            "contact_id": row["contact_id"],
+            "customer_id": row.get("customer_id"),
+            "channel": row.get("channel") or "voice",
+            "queue_id": row.get("queue_id"),
+            "agent_id": row.get("agent_id"),
+            "queued_at": _iso_or_none(row.get("queued_at")),
+            "wait_seconds": row.get("wait_seconds"),
+            "breached": bool(row.get("breached")),
+            "outcome": row.get("outcome") or "waiting",
+            "handled_at": _iso_or_none(row.get("handled_at")),
+            "resolved": row.get("resolved"),
+            "csat": row.get("csat"),
+            "nps": row.get("nps"),
+            "ces": row.get("ces"),
+            "comment": row.get("comment"),
+            "updated_at": iso(row.get("updated_at") or 0.0),
+        })
+    return out, len(rows)
+
+
+# ---- agents --------------------------------------------------------------------------------------
 def agent_view(row: dict[str, Any], now: float | None = None) -> dict[str, Any]:
     now = time.time() if now is None else now
     return {
@@ -75,3 +272,14 @@ def agent_view(row: dict[str, Any], now: float | None = None) -> dict[str, Any]:
         "team": row.get("team"),
         "site": row.get("site"),
     }
+
+
+# ---- exports -------------------------------------------------------------------------------------
+def csv_text(id_column: str, entity_id: str | None, fields: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
+    """CSV of interval rows: a header (``id_column`` then ``fields``), one line per row; null is empty."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([id_column, *fields])
+    for row in rows:
+        writer.writerow([entity_id or "", *("" if row[f] is None else row[f] for f in fields)])
+    return out.getvalue()

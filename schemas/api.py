@@ -169,7 +169,8 @@ class QueueView(BaseModel):
     live: QueueLive
     current_interval: IntervalRow
     today: IntervalRow
-    staffing: Staffing | None = Field(description="Null only while the staffing model is unavailable.")
+    staffing: Staffing | None = Field(description="Erlang C staffing from the last completed 15-minute interval; "
+                                                  "null only if that interval's counters cannot be modelled.")
 
 
 class QueueList(BaseModel):

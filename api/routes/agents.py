@@ -1,4 +1,4 @@
-"""Agents: current state and time in state."""
+"""Agents: current state and time in state, and interval figures."""
 
 from __future__ import annotations
 
@@ -6,18 +6,21 @@ import time
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from api.deps import get_store
+from api.deps import CSV_RESPONSE, IntervalQuery, get_store, interval_answer, interval_query, known_agent
 from api.store import ReadModelStore
 from api.views import agent_view
-from schemas.api import AgentList, AgentRow, ErrorResponse
+from schemas.api import AgentIntervals, AgentList, AgentRow, ErrorResponse
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
+NOT_FOUND = {404: {"model": ErrorResponse, "description": "Unknown agent"}}
+BAD_RANGE = {422: {"model": ErrorResponse, "description": "Bad granularity, range or format"}}
 
 
 @router.get("", response_model=AgentList, summary="Agents with their current state")
 async def list_agents(
     queue_id: str | None = Query(None, description="Only agents staffed on this queue"),
     team: str | None = None,
+    site: str | None = Query(None, description="Only agents of this site"),
     state: str | None = None,
     include_offline: bool = False,
     limit: int = Query(500, ge=1, le=5000),
@@ -30,15 +33,27 @@ async def list_agents(
         if (include_offline or row["state"] != "offline" or state == "offline")
         and (queue_id is None or queue_id in (row.get("queue_ids") or ()))
         and (team is None or row.get("team") == team)
+        and (site is None or row.get("site") == site)
         and (state is None or row["state"] == state)
     ]
     rows.sort(key=lambda r: r["agent_id"])
     return {"agents": [agent_view(r, now) for r in rows[offset:offset + limit]], "total": len(rows)}
 
 
-@router.get("/{agent_id}", response_model=AgentRow, responses={404: {"model": ErrorResponse}}, summary="One agent")
+@router.get("/{agent_id}", response_model=AgentRow, responses=NOT_FOUND, summary="One agent")
 async def get_agent(agent_id: str, store: ReadModelStore = Depends(get_store)) -> dict:
     row = store.agents.get(agent_id)
     if row is None:
         raise HTTPException(404, f"unknown agent {agent_id!r}")
     return agent_view(row)
+
+
+@router.get("/{agent_id}/intervals", response_model=AgentIntervals,
+            responses={**CSV_RESPONSE, **NOT_FOUND, **BAD_RANGE}, summary="Interval figures of an agent",
+            description="Contacts the agent answered and handled, their handle time, surveys and QA naming the "
+                        "agent, and time in state, occupancy and utilization. Service level: each contact was "
+                        "counted within its own queue's threshold; the formula and target are the voice channel "
+                        "default's (agents serve queues with different settings).")
+async def agent_intervals(agent_id: str, q: IntervalQuery = Depends(interval_query),
+                          store: ReadModelStore = Depends(get_store)):
+    return interval_answer(store, "agent", known_agent(store, agent_id), "agent_id", q)

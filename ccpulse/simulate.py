@@ -1,0 +1,817 @@
+"""``ccpulse simulate``: realistic, reproducible multichannel contact-center traffic.
+
+:func:`generate` is a pure discrete-event simulation (a heap of scheduled
+happenings, one ``random.Random(seed)``): the same :class:`SimConfig` always gives
+byte-identical events, so a demo, a bug report or a test can be replayed exactly.
+It models what the wallboard and the metrics must cope with: time-of-day arrival
+profiles, skills-based routing (priority first, then longest wait, to the
+longest-idle agent), ringing, patience-based abandonment, callbacks, hold,
+transfers, after-contact work, breaks, surveys, QA and repeat contacts. Agent
+events are derived from the same routing decisions as contact events, so the two
+never contradict each other.
+
+:class:`MmcConfig` switches to a textbook M/M/c queue (Poisson arrivals,
+exponential handling, no abandonment, FIFO) whose figures can be checked against
+Erlang C.
+
+The Kafka and file writers and the CLI glue live here too; Kafka modules are only
+imported when events are actually sent, so :func:`generate` stays import-light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import heapq
+import itertools
+import math
+import random
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import orjson
+
+if TYPE_CHECKING:
+    from ccpulse.settings import Settings
+
+__all__ = [
+    "CHANNEL_MODELS",
+    "DAY_PROFILE",
+    "DEFAULT_QUEUES",
+    "ChannelModel",
+    "MmcConfig",
+    "QueueSpec",
+    "SimConfig",
+    "SimSummary",
+    "add_arguments",
+    "generate",
+    "parse_duration",
+    "parse_mmc",
+    "run",
+    "sample_patience",
+    "simulate_to_file",
+    "simulate_to_kafka",
+    "weibull_through",
+]
+
+Channel = Literal["voice", "chat", "email"]
+SOURCE = "ccpulse-simulate"
+PROGRESS_SECONDS = 5.0
+
+
+# ---- model parameters -----------------------------------------------------------------------
+def weibull_through(t1: float, p1: float, t2: float, p2: float) -> tuple[float, float]:
+    """(scale, shape) of the Weibull distribution with CDF ``p1`` at ``t1`` and ``p2`` at ``t2``.
+
+    Patience is usually quoted as "x % hang up within t seconds"; fitting two such
+    anchors exactly keeps the model honest to the quoted figures.
+    """
+    h1, h2 = -math.log(1 - p1), -math.log(1 - p2)
+    shape = math.log(h2 / h1) / math.log(t2 / t1)
+    return t1 / h1 ** (1 / shape), shape
+
+
+#: Voice patience from the product owner's material: 1/3 hang up within 60 s, 2/3 within 180 s.
+VOICE_PATIENCE = weibull_through(60, 1 / 3, 180, 2 / 3)
+
+
+@dataclass(frozen=True)
+class ChannelModel:
+    """How contacts of one channel behave. Times in seconds; ranges are uniform (low, high)."""
+
+    handle_mean: float  # talk / chat conversation / email composing, without hold
+    handle_shape: float = 2.0  # gamma shape: 1 = exponential; 2 = fewer implausibly short contacts
+    handle_min: float = 0.0
+    ring: tuple[float, float] = (0.0, 0.0)  # routed → answered (ringing, chat accept)
+    acw: tuple[float, float] = (0.0, 0.0)
+    hold_probability: float = 0.0
+    hold_mean: float = 45.0
+    transfer_probability: float = 0.0
+    patience: tuple[float, float] | None = None  # Weibull (scale, shape); None = never abandons
+    callback_offer_after: float | None = None  # waiting this long, the caller is offered a callback
+    callback_acceptance: float = 0.0
+    retry_after_abandon: float = 0.0  # probability an abandoning customer tries again later
+    resolved_rate: float | None = None  # None: wrap-ups carry no resolved/disposition
+    repeat_if_unresolved: float = 0.0
+    survey_rate: float = 0.0
+    survey_delay: tuple[float, float] = (30.0, 300.0)
+    qa_rate: float = 0.0
+
+    def handle_time(self, rng: random.Random) -> float:
+        if self.handle_shape == 1.0:
+            return max(self.handle_min, rng.expovariate(1 / self.handle_mean))
+        return max(self.handle_min, rng.gammavariate(self.handle_shape, self.handle_mean / self.handle_shape))
+
+
+CHANNEL_MODELS: dict[str, ChannelModel] = {
+    "voice": ChannelModel(
+        handle_mean=240, handle_min=20, ring=(2, 8), acw=(20, 60), hold_probability=0.2, hold_mean=45,
+        transfer_probability=0.04, patience=VOICE_PATIENCE, callback_offer_after=60, callback_acceptance=0.2,
+        retry_after_abandon=0.3, resolved_rate=0.85, repeat_if_unresolved=0.4, survey_rate=0.25,
+        survey_delay=(20, 240), qa_rate=0.05,
+    ),
+    "chat": ChannelModel(
+        handle_mean=540, handle_shape=2.5, handle_min=60, ring=(3, 15), acw=(15, 45),
+        patience=(VOICE_PATIENCE[0] * 4, VOICE_PATIENCE[1]), retry_after_abandon=0.2, resolved_rate=0.8,
+        repeat_if_unresolved=0.3, survey_rate=0.35, survey_delay=(5, 120), qa_rate=0.04,
+    ),
+    "email": ChannelModel(
+        handle_mean=180, handle_min=30, ring=(0, 5), acw=(20, 40), resolved_rate=0.75, repeat_if_unresolved=0.3,
+        survey_rate=0.15, survey_delay=(600, 4 * 3600), qa_rate=0.03,
+    ),
+}
+
+
+def sample_patience(rng: random.Random, channel: str = "voice", models: Mapping[str, ChannelModel] = CHANNEL_MODELS) -> float:
+    """How long a customer of ``channel`` waits before leaving (``inf``: never, as for email)."""
+    patience = models[channel].patience
+    return math.inf if patience is None else rng.weibullvariate(*patience)
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """One queue: its channel, its arrival rate at the busiest time of day and routing priority."""
+
+    queue_id: str
+    channel: Channel
+    arrivals_per_hour: float
+    priority: int | None = None  # higher is routed first; voice before chat before email
+    dispositions: tuple[str, ...] = ("resolved", "info-given")
+
+
+#: Peak rates sized for ~18 agents: busy but not hopeless at the peak, visible traffic at once.
+DEFAULT_QUEUES: tuple[QueueSpec, ...] = (
+    QueueSpec("sales", "voice", 30, 10, ("order-placed", "quote-sent", "no-sale")),
+    QueueSpec("support", "voice", 40, 10, ("issue-fixed", "how-to", "replacement-sent")),
+    QueueSpec("billing", "voice", 24, 10, ("payment-arranged", "refund-issued", "address-changed")),
+    QueueSpec("chat_support", "chat", 15, 5, ("issue-fixed", "how-to", "link-sent")),
+    QueueSpec("email_support", "email", 20, 1, ("answered", "info-sent", "refund-issued")),
+)
+_UNRESOLVED_DISPOSITIONS = ("follow-up-needed", "escalated", "customer-to-call-back")
+
+#: Relative arrival rate by local hour (1.0 = busiest: late morning and afternoon). It never
+#: drops below 0.5 so that a demo started at night still shows traffic within seconds.
+DAY_PROFILE: tuple[float, ...] = (
+    (0.5,) * 7 + (0.6, 0.8, 0.95, 1.0, 1.0, 0.85, 0.9, 1.0, 0.95, 0.85, 0.7, 0.6) + (0.5,) * 5
+)
+
+
+@dataclass(frozen=True)
+class MmcConfig:
+    """A textbook M/M/c queue: Poisson arrivals, exponential handling, ``agents`` servers, FIFO."""
+
+    arrival_rate_per_hour: float
+    mean_handle_seconds: float
+    agents: int
+    queue_id: str = "mmc"
+    channel: Channel = "voice"
+
+    def __post_init__(self) -> None:
+        if self.arrival_rate_per_hour <= 0 or self.mean_handle_seconds <= 0 or self.agents < 1:
+            raise ValueError("M/M/c needs a positive arrival rate and handle time and at least one agent")
+
+
+def _this_minute() -> datetime:
+    return datetime.now(timezone.utc).replace(second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """What to simulate. ``duration_seconds`` bounds arrivals (None: endless); contacts in
+    flight at the end are completed, so a finite run holds whole contact lifecycles."""
+
+    seed: int = 7
+    start: datetime = field(default_factory=_this_minute)
+    duration_seconds: float | None = None
+    queues: tuple[QueueSpec, ...] = DEFAULT_QUEUES
+    agents: int = 18
+    load: float = 1.0  # multiplies every arrival rate
+    customers: int = 5000  # size of the customer pool (repeat contacts)
+    zone: tzinfo | None = None  # time zone of DAY_PROFILE; default: the start's
+    channels: Mapping[str, ChannelModel] = field(default_factory=lambda: dict(CHANNEL_MODELS))
+    mmc: MmcConfig | None = None
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.start.utcoffset() is None:
+            raise ValueError("start must be timezone-aware")
+        if self.duration_seconds is not None and self.duration_seconds < 0:
+            raise ValueError("duration must not be negative")
+        if self.mmc is None and (self.agents < 1 or not self.queues):
+            raise ValueError("a simulation needs at least one agent and one queue")
+
+
+# ---- the simulation -------------------------------------------------------------------------
+@dataclass(eq=False, slots=True)
+class _Agent:
+    agent_id: str
+    index: int
+    queue_ids: list[str]
+    team: str | None
+    site: str | None
+    state: str = "offline"
+    idle_since: float = 0.0
+    contact: _Contact | None = None  # ringing or being handled
+    pending_break: str | None = None
+    breaks_taken: int = 0
+
+
+@dataclass(eq=False, slots=True)
+class _Contact:
+    contact_id: str
+    number: int
+    customer_id: str | None
+    queue: QueueSpec
+    model: ChannelModel
+    priority: int | None = None
+    segment: int = 0  # one per queue entry: timers of an earlier wait are ignored
+    queued_at: float = 0.0
+    state: str = "new"  # waiting, ringing, talking, done
+    agent: _Agent | None = None
+    transferred: bool = False
+
+
+_SURVEY_KINDS = (("csat", 0.5), ("nps", 0.3), ("ces", 0.2))
+# Answer weights, lowest score first: happy customers skew high, unhappy ones spread out.
+_SURVEY_WEIGHTS = {
+    "csat": (range(1, 6), (2, 3, 8, 30, 57), (15, 20, 25, 25, 15)),
+    "nps": (range(0, 11), (1, 1, 1, 1, 2, 3, 4, 8, 14, 25, 40), (6, 5, 6, 8, 9, 12, 12, 14, 12, 9, 7)),
+    "ces": (range(1, 8), (1, 2, 3, 6, 14, 34, 40), (8, 12, 15, 20, 20, 15, 10)),
+}
+_COMMENTS = {
+    True: ("Quick and friendly.", "Solved on the first try, thanks!", "Very helpful agent."),
+    False: ("Waited far too long.", "My problem is still not fixed.", "Had to explain everything twice."),
+}
+
+
+class _Simulation:
+    """The discrete-event engine behind :func:`generate`. Handlers run at ``self.now`` and
+    only ever emit events stamped ``now``, which is what keeps the output time-ordered."""
+
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        self.rng = random.Random(config.seed)
+        self.start = config.start.astimezone(timezone.utc)
+        self.zone = config.zone or config.start.tzinfo
+        self.horizon = math.inf if config.duration_seconds is None else float(config.duration_seconds)
+        self.now = 0.0
+        self._heap: list[tuple[float, int, bool, Callable[..., None], tuple[Any, ...]]] = []
+        self._seq = itertools.count()
+        self._events = 0
+        self._contacts = 0
+        self._out: list[dict[str, Any]] = []
+        self._stamp_at = -1.0
+        self._stamp = ""
+        mmc = config.mmc
+        self.tag = hashlib.blake2s(f"{config.seed}|{self.start.isoformat()}|{mmc!r}".encode(), digest_size=4).hexdigest()
+        if mmc is None:
+            self.queues = config.queues
+            self.models = dict(config.channels)
+        else:
+            self.queues = (QueueSpec(mmc.queue_id, mmc.channel, mmc.arrival_rate_per_hour),)
+            self.models = {mmc.channel: ChannelModel(handle_mean=mmc.mean_handle_seconds, handle_shape=1.0)}
+        self.waiting: dict[str, list[_Contact]] = {q.queue_id: [] for q in self.queues}
+        self.agents = self._staff()
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _at(self, delay: float, handler: Callable[..., None], *args: Any, drains: bool = True) -> None:
+        """Schedule ``handler`` in ``delay`` seconds. ``drains=False`` work (new arrivals, breaks,
+        surveys, QA) is dropped after the horizon; the rest completes contacts in flight."""
+        heapq.heappush(self._heap, (self.now + delay, next(self._seq), drains, handler, args))
+
+    def _emit(self, event_type: str, **fields: Any) -> None:
+        if self.now != self._stamp_at:
+            moment = self.start + timedelta(microseconds=round(self.now * 1e6))
+            self._stamp, self._stamp_at = moment.isoformat(timespec="microseconds"), self.now
+        self._events += 1
+        event = {"event_id": f"ev-{self.tag}-{self._events:08d}", "type": event_type, "occurred_at": self._stamp,
+                 "source": SOURCE}
+        event.update((k, v) for k, v in fields.items() if v is not None)
+        self._out.append(event)
+
+    def _agent_event(self, agent: _Agent, state: str, reason: str | None = None) -> None:
+        agent.state = state
+        self._emit("agent.state_changed", agent_id=agent.agent_id, state=state, reason=reason,
+                   queue_ids=list(agent.queue_ids), team=agent.team, site=agent.site)
+
+    def _profile(self, t: float) -> float:
+        if self.config.mmc is not None:
+            return 1.0
+        local = (self.start + timedelta(seconds=t)).astimezone(self.zone)
+        hour = local.hour + local.minute / 60 + local.second / 3600
+        low = int(hour)
+        return DAY_PROFILE[low] + (DAY_PROFILE[(low + 1) % 24] - DAY_PROFILE[low]) * (hour - low)
+
+    # -- staffing ---------------------------------------------------------------------------
+    def _staff(self) -> list[_Agent]:
+        mmc = self.config.mmc
+        if mmc is not None:
+            return [_Agent(f"agent-{1001 + i}", i, [mmc.queue_id], None, None) for i in range(mmc.agents)]
+        rng, queues, n = self.rng, self.queues, self.config.agents
+        work = [q.arrivals_per_hour * self.models[q.channel].handle_mean for q in queues]
+        # Primary skills in proportion to each queue's work (largest remainder, at least one each).
+        shares = [n * w / sum(work) for w in work]
+        counts = [max(1, int(s)) if n >= len(queues) else int(s) for s in shares]
+        for i in sorted(range(len(queues)), key=lambda i: int(shares[i]) - shares[i]):
+            if sum(counts) >= n:
+                break
+            counts[i] += 1
+        while sum(counts) > n:
+            counts[counts.index(max(counts))] -= 1
+        primaries = [q for q, c in zip(queues, counts) for _ in range(c)]
+        rng.shuffle(primaries)
+        agents = []
+        for i, primary in enumerate(primaries):
+            others = [q for q in queues if q is not primary]
+            extra = rng.choices((0, 1, 2), weights=(35, 45, 20))[0]
+            skills = {primary.queue_id, *(q.queue_id for q in rng.sample(others, min(extra, len(others))))}
+            agents.append(_Agent(f"agent-{1001 + i}", i, [q.queue_id for q in queues if q.queue_id in skills],
+                                 f"team-{'abc'[i % 3]}", ("site-lisbon", "site-manila")[i * 2 // n]))
+        for queue in queues:  # fewer agents than queues: nobody may be left unstaffed
+            if not any(queue.queue_id in a.queue_ids for a in agents):
+                min(agents, key=lambda a: (len(a.queue_ids), a.index)).queue_ids.append(queue.queue_id)
+        return agents
+
+    # -- main loop --------------------------------------------------------------------------
+    def run(self) -> Iterator[dict[str, Any]]:
+        for agent in self.agents:
+            agent.idle_since = 0.0
+            self._agent_event(agent, "available")
+            if self.config.mmc is None:
+                self._at(self.rng.uniform(10 * 60, 100 * 60), self._break_due, agent, drains=False)
+        for queue in self.queues:
+            self._at(self._next_arrival_gap(queue), self._arrival, queue, drains=False)
+        yield from self._flush()
+        while self._heap:
+            t, _, drains, handler, args = heapq.heappop(self._heap)
+            if t > self.horizon and not drains:
+                continue
+            self.now = t
+            handler(*args)
+            yield from self._flush()
+        if self.horizon < math.inf:  # finite run: everybody logs off once the last contact is done
+            self.now = max(self.now, self.horizon)
+            for agent in self.agents:
+                self._agent_event(agent, "offline")
+            yield from self._flush()
+
+    def _flush(self) -> Iterator[dict[str, Any]]:
+        if self._out:
+            out, self._out = self._out, []
+            yield from out
+
+    # -- arrivals and queueing --------------------------------------------------------------
+    def _next_arrival_gap(self, queue: QueueSpec) -> float:
+        rate = queue.arrivals_per_hour * (1.0 if self.config.mmc else self.config.load) / 3600
+        return self.rng.expovariate(rate) if rate > 0 else math.inf
+
+    def _arrival(self, queue: QueueSpec) -> None:
+        # Non-homogeneous Poisson by thinning: candidates at the peak rate, kept with the profile's share.
+        gap = self._next_arrival_gap(queue)
+        if gap < math.inf:
+            self._at(gap, self._arrival, queue, drains=False)
+        if self.config.mmc is not None or self.rng.random() < self._profile(self.now):
+            self._new_contact(queue, self._customer())
+
+    def _customer(self) -> str | None:
+        if self.config.mmc is not None:
+            return None
+        return f"cust-{self.rng.randrange(self.config.customers) + 1:05d}"
+
+    def _new_contact(self, queue: QueueSpec, customer_id: str | None) -> None:
+        self._contacts += 1
+        prefix = {"voice": "call", "chat": "chat", "email": "mail"}[queue.channel]
+        contact = _Contact(f"{prefix}-{self.tag}-{self._contacts:06d}", self._contacts, customer_id, queue,
+                           self.models[queue.channel])
+        self._enqueue(contact, queue, queue.priority, patience_factor=1.0)
+
+    def _enqueue(self, contact: _Contact, queue: QueueSpec, priority: int | None, patience_factor: float) -> None:
+        contact.queue, contact.priority, contact.state = queue, priority, "waiting"
+        contact.segment += 1
+        contact.queued_at = self.now
+        self._emit("contact.queued", contact_id=contact.contact_id, channel=queue.channel, queue_id=queue.queue_id,
+                   customer_id=contact.customer_id, priority=priority)
+        self.waiting[queue.queue_id].append(contact)
+        patience = sample_patience(self.rng, queue.channel, self.models) * patience_factor
+        if patience < math.inf:
+            self._at(patience, self._patience_ran_out, contact, contact.segment)
+        if contact.model.callback_offer_after is not None:
+            self._at(contact.model.callback_offer_after, self._offer_callback, contact, contact.segment)
+        self._route_contact(contact)
+
+    # -- routing ----------------------------------------------------------------------------
+    def _route_contact(self, contact: _Contact) -> None:
+        """A new waiting contact goes to the longest-idle available agent with the skill."""
+        free = [a for a in self.agents if a.state == "available" and a.contact is None
+                and contact.queue.queue_id in a.queue_ids]
+        if free:
+            self._assign(min(free, key=lambda a: (a.idle_since, a.index)), contact)
+
+    def _route_agent(self, agent: _Agent) -> None:
+        """A free agent takes the highest-priority, longest-waiting contact of its queues."""
+        if agent.state != "available" or agent.contact is not None:
+            return
+        waiting = [c for q in agent.queue_ids for c in self.waiting[q]]
+        if waiting:
+            self._assign(agent, min(waiting, key=lambda c: (-(c.priority or 0), c.queued_at, c.number)))
+
+    def _assign(self, agent: _Agent, contact: _Contact) -> None:
+        self.waiting[contact.queue.queue_id].remove(contact)
+        contact.state, contact.agent, agent.contact = "ringing", agent, contact
+        ring = self.rng.uniform(*contact.model.ring)
+        if ring > 0:
+            self._at(ring, self._answer, contact, contact.segment)
+        else:
+            self._answer(contact, contact.segment)
+
+    # -- handling ---------------------------------------------------------------------------
+    def _answer(self, contact: _Contact, segment: int) -> None:
+        if contact.segment != segment or contact.state != "ringing" or contact.agent is None:
+            return
+        agent, model, rng = contact.agent, contact.model, self.rng
+        contact.state = "talking"
+        self._emit("contact.answered", contact_id=contact.contact_id, agent_id=agent.agent_id)
+        self._agent_event(agent, "on_contact")
+        talk = model.handle_time(rng)
+        if rng.random() < model.hold_probability:
+            hold_at = talk * rng.uniform(0.2, 0.8)
+            hold = min(600.0, max(5.0, rng.expovariate(1 / model.hold_mean)))
+            self._at(hold_at, self._hold, contact, "contact.hold_started")
+            self._at(hold_at + hold, self._hold, contact, "contact.hold_ended")
+            talk += hold
+        targets = [q for q in self.queues if q.channel == contact.queue.channel and q is not contact.queue]
+        if targets and not contact.transferred and rng.random() < model.transfer_probability:
+            self._at(talk, self._transfer, contact, rng.choice(targets))
+        else:
+            self._at(talk, self._end, contact)
+
+    def _hold(self, contact: _Contact, event_type: str) -> None:
+        self._emit(event_type, contact_id=contact.contact_id)
+
+    def _transfer(self, contact: _Contact, target: QueueSpec) -> None:
+        """A cold transfer: the contact waits again (with priority), the agent is free at once."""
+        agent = contact.agent
+        assert agent is not None
+        self._emit("contact.transferred", contact_id=contact.contact_id, to_queue_id=target.queue_id)
+        contact.agent, agent.contact, contact.transferred = None, None, True
+        self._enqueue(contact, target, (target.priority or 0) + 10, patience_factor=2.0)
+        self._agent_free(agent)
+
+    def _end(self, contact: _Contact) -> None:
+        assert contact.agent is not None
+        self._emit("contact.ended", contact_id=contact.contact_id)
+        self._agent_event(contact.agent, "after_contact_work")
+        acw = self.rng.uniform(*contact.model.acw)
+        if acw > 0:
+            self._at(acw, self._wrap_up, contact)
+        else:
+            self._wrap_up(contact)
+
+    def _wrap_up(self, contact: _Contact) -> None:
+        agent, model, rng = contact.agent, contact.model, self.rng
+        assert agent is not None
+        resolved = disposition = None
+        if model.resolved_rate is not None:
+            resolved = rng.random() < model.resolved_rate * (0.8 if contact.transferred else 1.0)
+            if rng.random() < 0.8:
+                disposition = rng.choice(contact.queue.dispositions if resolved else _UNRESOLVED_DISPOSITIONS)
+        self._emit("contact.wrapped_up", contact_id=contact.contact_id, disposition=disposition, resolved=resolved)
+        contact.state, contact.agent, agent.contact = "done", None, None
+        if rng.random() < model.survey_rate:
+            happy = resolved is not False and not contact.transferred
+            self._at(rng.uniform(*model.survey_delay), self._survey, contact, agent.agent_id, happy, drains=False)
+        if rng.random() < model.qa_rate:
+            self._at(rng.uniform(15 * 60, 3 * 3600), self._qa, contact.contact_id, agent.agent_id, drains=False)
+        if resolved is False and rng.random() < model.repeat_if_unresolved:
+            self._at(rng.uniform(10 * 60, 4 * 3600), self._new_contact, contact.queue, contact.customer_id, drains=False)
+        self._agent_free(agent)
+
+    def _agent_free(self, agent: _Agent) -> None:
+        if agent.pending_break is not None:
+            self._go_away(agent, agent.pending_break)
+            return
+        agent.idle_since = self.now
+        self._agent_event(agent, "available")
+        self._route_agent(agent)
+
+    # -- leaving the queue unanswered -------------------------------------------------------
+    def _patience_ran_out(self, contact: _Contact, segment: int) -> None:
+        if contact.segment != segment or contact.state not in ("waiting", "ringing"):
+            return
+        agent = contact.agent
+        if agent is not None:  # hung up while it was ringing: the agent never left "available"
+            contact.agent, agent.contact = None, None
+        else:
+            self.waiting[contact.queue.queue_id].remove(contact)
+        contact.state = "done"
+        self._emit("contact.abandoned", contact_id=contact.contact_id)
+        if self.rng.random() < contact.model.retry_after_abandon:
+            self._at(self.rng.uniform(120, 1800), self._new_contact, contact.queue, contact.customer_id, drains=False)
+        if agent is not None:
+            if agent.pending_break is not None:
+                self._go_away(agent, agent.pending_break)
+            else:
+                self._route_agent(agent)
+
+    def _offer_callback(self, contact: _Contact, segment: int) -> None:
+        if contact.segment != segment or contact.state != "waiting":
+            return
+        if self.rng.random() < contact.model.callback_acceptance:
+            self.waiting[contact.queue.queue_id].remove(contact)
+            contact.state = "done"
+            self._emit("contact.flowed_out", contact_id=contact.contact_id, reason="callback")
+
+    # -- breaks -----------------------------------------------------------------------------
+    def _break_due(self, agent: _Agent) -> None:
+        reason = "lunch" if agent.breaks_taken % 3 == 1 else "break"
+        if agent.state == "available" and agent.contact is None:
+            self._go_away(agent, reason)
+        else:
+            agent.pending_break = reason  # taken after the current contact
+
+    def _go_away(self, agent: _Agent, reason: str) -> None:
+        agent.pending_break = None
+        self._agent_event(agent, "away", reason)
+        length = self.rng.uniform(28 * 60, 32 * 60) if reason == "lunch" else self.rng.uniform(10 * 60, 15 * 60)
+        self._at(length, self._back_from_break, agent)
+
+    def _back_from_break(self, agent: _Agent) -> None:
+        agent.breaks_taken += 1
+        agent.idle_since = self.now
+        self._agent_event(agent, "available")
+        self._at(self.rng.uniform(80 * 60, 140 * 60), self._break_due, agent, drains=False)
+        self._route_agent(agent)
+
+    # -- after the contact ------------------------------------------------------------------
+    def _survey(self, contact: _Contact, agent_id: str, happy: bool) -> None:
+        rng = self.rng
+        kind = rng.choices([k for k, _ in _SURVEY_KINDS], weights=[w for _, w in _SURVEY_KINDS])[0]
+        scores, good, bad = _SURVEY_WEIGHTS[kind]
+        score = rng.choices(scores, weights=good if happy else bad)[0]
+        comment = rng.choice(_COMMENTS[happy]) if rng.random() < 0.15 else None
+        self._emit("survey.responded", contact_id=contact.contact_id, survey=kind, score=score, comment=comment,
+                   agent_id=agent_id, queue_id=contact.queue.queue_id)
+
+    def _qa(self, contact_id: str, agent_id: str) -> None:
+        score = round(min(100.0, max(0.0, self.rng.gauss(84, 9))), 1)
+        self._emit("qa.evaluated", contact_id=contact_id, agent_id=agent_id, score=score,
+                   evaluator_id=f"qa-lead-{self.rng.randint(1, 3)}")
+
+
+def generate(config: SimConfig) -> Iterator[dict[str, Any]]:
+    """Contract events (JSON-ready dicts, ``None`` fields omitted) in non-decreasing event time.
+
+    Deterministic: the same config gives the same events, ids included. Endless when
+    ``config.duration_seconds`` is None.
+    """
+    return _Simulation(config).run()
+
+
+# ---- writers --------------------------------------------------------------------------------
+@dataclass
+class SimSummary:
+    """What a simulator run sent, for the progress lines and the final one-line summary."""
+
+    destination: str
+    events: int = 0
+    contacts: int = 0
+    seconds: float = 0.0
+    clock: str | None = None  # event time of the last event sent
+    interrupted: bool = False
+
+    def count(self, event: dict[str, Any]) -> None:
+        self.events += 1
+        self.clock = event["occurred_at"]
+        kind = event["type"]
+        if kind == "contact.queued":
+            self.contacts += 1
+        elif kind == "contact.transferred" and "to_queue_id" in event:
+            self.contacts -= 1  # the contact.queued that follows is the same contact
+
+    def line(self) -> str:
+        stopped = " (stopped)" if self.interrupted else ""
+        return (f"ccpulse simulate: sent {self.events:,} events ({self.contacts:,} contacts) in {self.seconds:.1f} s "
+                f"to {self.destination}{stopped}")
+
+
+Progress = Callable[[SimSummary], None]
+
+
+class _Ticker:
+    """Calls ``progress`` at most every ``PROGRESS_SECONDS`` of wall time."""
+
+    def __init__(self, summary: SimSummary, progress: Progress | None) -> None:
+        self.summary, self.progress = summary, progress
+        self.started = self.last = time.monotonic()
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        self.summary.seconds = now - self.started
+        if self.progress is not None and now - self.last >= PROGRESS_SECONDS:
+            self.last = now
+            self.progress(self.summary)
+
+
+def _entity_key(event: dict[str, Any]) -> bytes:
+    """``schemas.events.entity_key`` for a generated dict, without validating it again."""
+    return (event["agent_id"] if event["type"] == "agent.state_changed" else event["contact_id"]).encode()
+
+
+def simulate_to_file(config: SimConfig, path: str | Path, progress: Progress | None = None) -> SimSummary:
+    """Write the simulation as JSONL (one contract event per line) as fast as possible.
+
+    An endless config runs until Ctrl-C; the file then holds everything generated so far.
+    """
+    summary = SimSummary(destination=str(path))
+    ticker = _Ticker(summary, progress)
+    with open(path, "wb") as out:
+        try:
+            for n, event in enumerate(generate(config)):
+                out.write(orjson.dumps(event) + b"\n")
+                summary.count(event)
+                if n % 256 == 0:
+                    ticker.tick()
+        except KeyboardInterrupt:
+            summary.interrupted = True
+    ticker.tick()
+    return summary
+
+
+class _Pacer:
+    """Maps event time to wall time at ``speed``× (0 or inf: no waiting).
+
+    Pacing starts at the first event. When that event lies in the last two minutes (the
+    default start is "now, rounded down to the minute") the clock is anchored at *now*,
+    so the backlog is sent at once and, at speed 1, event time tracks the wall clock.
+    """
+
+    def __init__(self, speed: float) -> None:
+        self.fast = not (speed > 0 and math.isfinite(speed))
+        self.speed = speed
+        self.anchor: tuple[float, float] | None = None  # (event time, monotonic time)
+
+    def delay(self, occurred_at: str) -> float:
+        if self.fast:
+            return 0.0
+        at = datetime.fromisoformat(occurred_at).timestamp()
+        if self.anchor is None:
+            now = time.time()
+            self.anchor = (now if at <= now <= at + 120 else at, time.monotonic())
+        event_anchor, wall_anchor = self.anchor
+        return wall_anchor + (at - event_anchor) / self.speed - time.monotonic()
+
+
+async def simulate_to_kafka(settings: Settings, config: SimConfig, speed: float, servers: str,
+                            progress: Progress | None = None) -> SimSummary:
+    """Send the simulation to Kafka, paced at ``speed``× event time (0/inf: as fast as possible).
+
+    Each event goes to its contract topic keyed by its entity id. Cancellation (Ctrl-C
+    under ``asyncio.run``) ends the run: pending messages are flushed and the summary
+    of what was sent is returned. Raises :class:`ccpulse.kafka.KafkaUnreachable`.
+    """
+    from aiokafka.errors import KafkaError
+
+    from ccpulse.kafka import KafkaUnreachable, ensure_topics, start_producer, topic_for_type
+
+    await ensure_topics(settings, servers)
+    producer = await start_producer(servers)
+    summary = SimSummary(destination=servers)
+    ticker, pacer = _Ticker(summary, progress), _Pacer(speed)
+    pending: list[asyncio.Future[Any]] = []
+    topics = {t: topic_for_type(settings, t) for t in ("contact.queued", "agent.state_changed", "survey.responded")}
+    try:
+        try:
+            for event in generate(config):
+                delay = pacer.delay(event["occurred_at"])
+                while delay > 0:  # sleep in slices so progress keeps coming in quiet periods
+                    await asyncio.sleep(min(delay, PROGRESS_SECONDS))
+                    ticker.tick()
+                    delay = pacer.delay(event["occurred_at"])
+                kind = event["type"]
+                topic = topics.get(kind) or topics.setdefault(kind, topic_for_type(settings, kind))
+                pending.append(await producer.send(topic, orjson.dumps(event), key=_entity_key(event)))
+                summary.count(event)
+                if len(pending) >= 1000:
+                    await asyncio.gather(*pending)
+                    pending.clear()
+                ticker.tick()
+            await asyncio.gather(*pending)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            summary.interrupted = True
+        finally:
+            await producer.stop()  # flushes what is still buffered
+    except KafkaError as exc:
+        raise KafkaUnreachable(servers) from exc
+    ticker.tick()
+    return summary
+
+
+# ---- CLI ------------------------------------------------------------------------------------
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """``90s``, ``15m``, ``2h``, ``3d`` or plain seconds → seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([smhd]?)\s*", text.lower())
+    if not match:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: use e.g. 90s, 15m, 2h, 3d or seconds")
+    return float(match[1]) * _UNITS.get(match[2] or "s", 1)
+
+
+def parse_mmc(text: str) -> MmcConfig:
+    """``RATE,AHT,AGENTS`` (arrivals per hour, mean handle seconds, agents) → :class:`MmcConfig`."""
+    try:
+        rate, aht, agents = (part.strip() for part in text.split(","))
+        return MmcConfig(float(rate), float(aht), int(agents))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid --mmc {text!r}: use RATE,AHT,AGENTS, e.g. 120,300,12 (per hour, seconds, agents)") from None
+
+
+def _parse_start(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid --start {text!r}: use ISO 8601, e.g. 2026-11-23T08:00:00+01:00") from None
+
+
+def _parse_speed(text: str) -> float:
+    try:
+        speed = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid --speed {text!r}: a number, e.g. 1, 60, 0 (as fast as possible)") from None
+    if speed < 0 or math.isnan(speed):
+        raise argparse.ArgumentTypeError("--speed must not be negative")
+    return speed
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, default=None, help="random seed; same seed, same events (default 7)")
+    parser.add_argument("--speed", type=_parse_speed, default=1.0,
+                        help="event time per wall time: 1 = real time, 60 = a minute per second, "
+                             "0 or inf = as fast as possible (default 1; files are always written at full speed)")
+    parser.add_argument("--duration", type=parse_duration, default=None,
+                        help="simulated time of arrivals, e.g. 90s, 15m, 2h, 3d or seconds (default: endless, Ctrl-C stops)")
+    parser.add_argument("--start", type=_parse_start, default=None,
+                        help="simulated start time, ISO 8601 (default: now, rounded down to the minute; "
+                             "without an offset: CCPULSE_TIMEZONE)")
+    parser.add_argument("--output", "-o", type=Path, default=None, metavar="FILE",
+                        help="write JSONL to FILE instead of sending to Kafka")
+    parser.add_argument("--mmc", type=parse_mmc, default=None, metavar="RATE,AHT,AGENTS",
+                        help="M/M/c mode: Poisson arrivals per hour, exponential handle time (s), fixed agents, no abandons")
+
+
+def _config(args: argparse.Namespace, settings: Settings) -> SimConfig:
+    kwargs: dict[str, Any] = {"zone": settings.zone, "duration_seconds": args.duration, "mmc": args.mmc}
+    if args.seed is not None:
+        kwargs["seed"] = args.seed
+    if args.start is not None:
+        kwargs["start"] = args.start if args.start.tzinfo else args.start.replace(tzinfo=settings.zone)
+    return SimConfig(**kwargs)
+
+
+def _progress_printer() -> Progress:
+    last = {"events": 0, "at": time.monotonic()}
+
+    def show(summary: SimSummary) -> None:
+        now = time.monotonic()
+        rate = (summary.events - last["events"]) / max(1e-9, now - last["at"])
+        last.update(events=summary.events, at=now)
+        clock = (summary.clock or "-")[:19].replace("T", " ")
+        print(f"ccpulse simulate: {summary.events:,} events, {summary.contacts:,} contacts, "
+              f"clock {clock}, {rate:,.0f} events/s", file=sys.stderr, flush=True)
+
+    return show
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """``ccpulse simulate``: exit 0 when done or stopped with Ctrl-C, 2 on a usage or Kafka problem."""
+    from ccpulse.kafka import KafkaUnreachable
+
+    try:
+        config = _config(args, settings)
+    except ValueError as exc:
+        print(f"ccpulse: {exc}", file=sys.stderr)
+        return 2
+    if config.duration_seconds is None:
+        print("ccpulse simulate: endless run (use --duration to stop by itself); Ctrl-C stops it", file=sys.stderr)
+    try:
+        if args.output is not None:
+            summary = simulate_to_file(config, args.output, _progress_printer())
+        else:
+            summary = asyncio.run(simulate_to_kafka(settings, config, args.speed, settings.kafka_servers,
+                                                    _progress_printer()))
+    except KafkaUnreachable as exc:
+        print(f"ccpulse: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"ccpulse: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(summary.line(), file=sys.stderr, flush=True)
+    return 0
