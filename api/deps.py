@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -94,7 +93,7 @@ def interval_query(
     for name, value in (("start", start), ("end", end)):
         if value is not None and value.tzinfo is None:
             raise HTTPException(422, f"{name} needs a UTC offset, e.g. 2026-11-23T08:00:00Z")
-    now = time.time()
+    now = store.event_now()
     try:
         end_t = end.timestamp() if end else now + 1
         start_t = start.timestamp() if start else (

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from ccpulse.domain.buckets import dominant_channel, merge_buckets
@@ -44,6 +45,11 @@ class ReadModelStore:
         self.recent_keep = RECENT_KEEP
         self._recent_heap: list[tuple[float, str]] = []  # (updated_at, contact id), may hold stale entries
         self.rejected: Counter[tuple[str, str]] = Counter()  # (topic, reason) -> count
+        self.alerts: dict[str, dict[str, Any]] = {}  # alert id -> latest record (cc.alerts)
+        self.workers: dict[str, dict[str, Any]] = {}  # worker id -> its processing stats row
+        self.lag: dict[str, int] = {}  # input topic -> messages the worker group has not processed
+        self._event_mark: float | None = None
+        self._event_mark_wall = 0.0
         self.rows_applied = 0
         self.last_update: float | None = None  # wall clock of the last row applied
         self.ready = False
@@ -70,6 +76,11 @@ class ReadModelStore:
                 self.recent.pop(ident, None)
             else:
                 self._keep_recent(ident, row)
+        elif kind == "worker":
+            if row is None:
+                self.workers.pop(ident, None)
+            else:
+                self.workers[ident] = row
         elif kind == "interval":
             dimension, entity, start = ident.split("|", 2)
             series = self.intervals.setdefault((dimension, entity), {})
@@ -77,8 +88,34 @@ class ReadModelStore:
                 series.pop(int(start), None)
             else:
                 series[int(start)] = {"c": row["c"], "max_wait_ms": row.get("max_wait_ms")}
+        if row is not None:
+            self._see_event_time(row.get("queued_at"), row.get("answered_at"), row.get("changed_at"), row.get("updated_at") if kind == "recent" else None)
         self.rows_applied += 1
         self.last_update = time.time()
+
+    def apply_alert(self, key: bytes, value: bytes | None) -> None:
+        """Apply one ``cc.alerts`` message (the latest record per alert id)."""
+        if value is None:
+            self.alerts.pop(key.decode(), None)
+        else:
+            self.alerts[key.decode()] = orjson.loads(value)
+
+    # ---- event time -------------------------------------------------------------------------
+    def _see_event_time(self, *times: float | None) -> None:
+        latest = max((t for t in times if t is not None), default=None)
+        if latest is not None and (self._event_mark is None or latest > self._event_mark):
+            self._event_mark, self._event_mark_wall = latest, time.monotonic()
+
+    def event_now(self) -> float:
+        """Event time advanced by this process's clock: the newest event time seen in the read
+        model plus the wall time elapsed since it was seen (the wall clock before any event).
+
+        Live, it is the wall clock minus processing latency; replaying last week, it is last
+        week's time — so waits and "current interval" follow the events, not the calendar.
+        """
+        if self._event_mark is None:
+            return time.time()
+        return self._event_mark + (time.monotonic() - self._event_mark_wall)
 
     def _keep_recent(self, contact_id: str, row: dict[str, Any]) -> None:
         """Upsert a recent row, then drop the oldest rows beyond ``recent_keep``."""
@@ -115,10 +152,43 @@ class ReadModelStore:
         return channel
 
     # ---- consuming ----------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, lag: bool = True) -> None:
         self._task = asyncio.create_task(self._run(), name="read-model-consumer")
+        self._lag_task = asyncio.create_task(self._lag_loop(), name="consumer-lag") if lag else None
+
+    async def _lag_loop(self, every: float = 10.0) -> None:
+        """Every ``every`` seconds: the worker group's lag on the input topics (end − committed)."""
+        topics = self.settings.topics
+        inputs = {topics.contact_events, topics.agent_events, topics.survey_events}
+        while True:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.servers)
+            consumer = AIOKafkaConsumer(bootstrap_servers=self.servers, enable_auto_commit=False)
+            try:
+                await admin.start()
+                await consumer.start()
+                while True:
+                    committed = await admin.list_consumer_group_offsets(self.settings.worker_id)
+                    partitions = [TopicPartition(t, p) for t in sorted(inputs) for p in sorted(consumer.partitions_for_topic(t) or [])]
+                    ends = await consumer.end_offsets(partitions) if partitions else {}
+                    lag: dict[str, int] = {}
+                    for tp, end in ends.items():
+                        done = committed.get(tp)
+                        lag[tp.topic] = lag.get(tp.topic, 0) + max(0, end - (done.offset if done and done.offset >= 0 else 0))
+                    self.lag = lag
+                    await asyncio.sleep(every)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # lag is a nice-to-have: never let it disturb reads
+                log.debug("consumer lag unavailable: %s", exc)
+                self.lag = {}
+                await asyncio.sleep(every)
+            finally:
+                await consumer.stop()
+                await admin.close()
 
     async def stop(self) -> None:
+        if getattr(self, "_lag_task", None) is not None:
+            self._lag_task.cancel()  # type: ignore[union-attr]
         if self._task is not None:
             self._task.cancel()
             try:
@@ -146,7 +216,7 @@ class ReadModelStore:
         await consumer.start()
         try:
             partitions = []
-            for topic in (topics.read_model, topics.deadletter):
+            for topic in (topics.read_model, topics.deadletter, topics.alerts):
                 found = consumer.partitions_for_topic(topic)
                 if not found:
                     await consumer._client.force_metadata_update()  # the topic may have just been created
@@ -160,6 +230,7 @@ class ReadModelStore:
             if self.ready is False and self.rows_applied:
                 # A reconnect: start over so no tombstone is missed.
                 self.contacts.clear(); self.agents.clear(); self.intervals.clear(); self.rejected.clear()
+                self.alerts.clear(); self.workers.clear()
                 self.recent.clear(); self._recent_heap.clear()
             caught_up = False
             while True:
@@ -168,6 +239,8 @@ class ReadModelStore:
                     for message in messages:
                         if tp.topic == topics.deadletter:
                             self._count_rejection(message.value)
+                        elif tp.topic == topics.alerts:
+                            self.apply_alert(message.key, message.value)
                         else:
                             self.apply(message.key, message.value)
                 if not caught_up:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -134,7 +133,7 @@ def staffing_view(series: Series, sla: QueueSettings, agents_staffed_now: int, n
 
 def queue_views(store: ReadModelStore, now: float | None = None, only: str | None = None) -> list[dict[str, Any]]:
     """Live state, current 15-minute interval, today's figures and staffing of every (or one) queue."""
-    now = time.time() if now is None else now
+    now = store.event_now() if now is None else now
     zone = store.settings.zone
     ids = [only] if only else store.queue_ids()
     live = queue_live(ids, store.contacts.values(), store.agents.values())
@@ -181,7 +180,7 @@ def centre_live(contacts: Iterable[Mapping[str, Any]], agents: Iterable[Mapping[
 def summary_view(store: ReadModelStore, now: float | None = None) -> dict[str, Any]:
     """Centre-wide live figures, current 15-minute interval and today (sums of all queues' counters,
     then the formulas), and each channel's current interval."""
-    now = time.time() if now is None else now
+    now = store.event_now() if now is None else now
     zone = store.settings.zone
     live = centre_live(store.contacts.values(), store.agents.values())
     oldest = live.pop("oldest_queued_at")
@@ -260,8 +259,7 @@ def recent_contacts(store: ReadModelStore, *, queue_id: str | None = None, agent
 
 
 # ---- agents --------------------------------------------------------------------------------------
-def agent_view(row: dict[str, Any], now: float | None = None) -> dict[str, Any]:
-    now = time.time() if now is None else now
+def agent_view(row: dict[str, Any], now: float) -> dict[str, Any]:
     return {
         "agent_id": row["agent_id"],
         "state": row["state"],

@@ -278,3 +278,22 @@ class RecentContact(BaseModel):
 class RecentList(BaseModel):
     contacts: list[RecentContact]
     total: int = Field(description="Contacts matching the filters (before limit).")
+
+
+class Alert(BaseModel):
+    """One SLA alert episode: ``firing`` until its condition has been clear for a while, then ``resolved``."""
+
+    id: str = Field(examples=["sales:sl_below_target:1774861200"])
+    state: Literal["firing", "resolved"]
+    severity: Literal["warning", "critical"]
+    queue_id: str
+    rule: str = Field(examples=["sl_below_target"])
+    summary: str
+    value: float | None
+    threshold: float
+    started_at: datetime
+    resolved_at: datetime | None
+
+
+class AlertList(BaseModel):
+    alerts: list[Alert]

@@ -109,7 +109,7 @@ evaluator = AlertEvaluator(settings, alert_store, publish_alert)
 
 @app.task
 async def start_alert_store() -> None:
-    alert_store.start()
+    alert_store.start(lag=False)
 
 
 @app.timer(settings.alert_interval_seconds, on_leader=True)

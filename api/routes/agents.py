@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
@@ -27,7 +26,7 @@ async def list_agents(
     offset: int = Query(0, ge=0),
     store: ReadModelStore = Depends(get_store),
 ) -> dict:
-    now = time.time()
+    now = store.event_now()
     rows = [
         row for row in store.agents.values()
         if (include_offline or row["state"] != "offline" or state == "offline")
@@ -45,7 +44,7 @@ async def get_agent(agent_id: str, store: ReadModelStore = Depends(get_store)) -
     row = store.agents.get(agent_id)
     if row is None:
         raise HTTPException(404, f"unknown agent {agent_id!r}")
-    return agent_view(row)
+    return agent_view(row, store.event_now())
 
 
 @router.get("/{agent_id}/intervals", response_model=AgentIntervals,

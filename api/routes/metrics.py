@@ -1,5 +1,12 @@
-"""Prometheus exposition: every business series is derived from the read model at scrape time,
-so each series exists exactly once per API instance and none goes stale after a rebalance."""
+"""Prometheus exposition, derived from the read model at scrape time.
+
+Every business series exists exactly once per API instance and none goes stale
+after a worker rebalance: nothing is kept in process-local counters. Counters are
+today's running totals per queue (local day in the configured time zone): they
+reset at local midnight, which Prometheus treats as a counter reset, so
+``increase()``/``rate()`` over any range give SL, ASA, AHT, CSAT and NPS.
+No contact or customer ids are ever labels.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +15,46 @@ from collections.abc import Iterator
 
 from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from api.deps import get_store
 from api.store import ReadModelStore
 from api.views import queue_views
+from ccpulse.domain.buckets import merge_buckets
+from ccpulse.domain.intervals import interval_end, interval_start
+
+__all__ = ["ReadModelCollector", "router"]
 
 router = APIRouter(tags=["metrics"])
+
+#: Worker rows older than this are not counted as live workers.
+WORKER_FRESH_SECONDS = 30.0
+
+# (metric suffix, counter, help)
+_CONTACT_COUNTERS = (
+    ("contacts_offered", "offered", "Contacts offered to the queue today"),
+    ("contacts_answered", "answered", "Contacts answered today"),
+    ("contacts_abandoned", "abandoned", "Contacts abandoned today"),
+    ("contacts_short_abandoned", "short_abandoned", "Contacts abandoned under the short-abandon threshold today"),
+    ("contacts_answered_within_sl", "answered_within_sl", "Contacts answered within the SL threshold today"),
+    ("contacts_abandoned_within_sl", "abandoned_within_sl", "Contacts abandoned within the SL threshold today"),
+    ("handled", "handled", "Contacts handled today"),
+)
+
+
+def _survey_buckets(c: dict[str, int]) -> list[tuple[str, str, int]]:
+    csat, nps, ces = c.get("csat_responses", 0), c.get("nps_responses", 0), c.get("ces_responses", 0)
+    return [
+        ("csat", "satisfied", c.get("csat_satisfied", 0)),
+        ("csat", "dissatisfied", c.get("csat_dissatisfied", 0)),
+        ("csat", "neutral", csat - c.get("csat_satisfied", 0) - c.get("csat_dissatisfied", 0)),
+        ("nps", "promoter", c.get("nps_promoters", 0)),
+        ("nps", "detractor", c.get("nps_detractors", 0)),
+        ("nps", "passive", nps - c.get("nps_promoters", 0) - c.get("nps_detractors", 0)),
+        ("ces", "easy", c.get("ces_easy", 0)),
+        ("ces", "difficult", c.get("ces_difficult", 0)),
+        ("ces", "neutral", ces - c.get("ces_easy", 0) - c.get("ces_difficult", 0)),
+    ]
 
 
 class ReadModelCollector:
@@ -22,13 +62,27 @@ class ReadModelCollector:
         self.store = store
 
     def collect(self) -> Iterator[Metric]:
+        yield from self._queues()
+        yield from self._alerts()
+        yield from self._health()
+
+    def _queues(self) -> Iterator[Metric]:
         store = self.store
+        now = store.event_now()
+        zone = store.settings.zone
+        day_start = interval_start(now, "1d", zone)
+        day_end = interval_end(day_start, "1d", zone)
         waiting = GaugeMetricFamily("ccpulse_queue_contacts_waiting", "Contacts waiting in the queue now", labels=["queue", "channel"])
         longest = GaugeMetricFamily("ccpulse_queue_longest_wait_seconds", "Wait so far of the longest-waiting contact", labels=["queue"])
         agents = GaugeMetricFamily("ccpulse_queue_agents", "Agents staffed on the queue by state", labels=["queue", "state"])
         sl = GaugeMetricFamily("ccpulse_queue_service_level_ratio", "Service level of the current 15-minute interval", labels=["queue"])
         target = GaugeMetricFamily("ccpulse_queue_service_level_target_ratio", "Service-level target of the queue", labels=["queue"])
-        for view in queue_views(store):
+        limit = GaugeMetricFamily("ccpulse_queue_abandon_rate_limit_ratio", "Abandon-rate alert limit of the queue", labels=["queue"])
+        counters = {name: CounterMetricFamily(f"ccpulse_queue_{name}", text, labels=["queue"]) for name, _, text in _CONTACT_COUNTERS}
+        wait = CounterMetricFamily("ccpulse_queue_wait_seconds", "Waits of contacts answered today (ASA = wait / answered)", labels=["queue"])
+        handle = CounterMetricFamily("ccpulse_queue_handle_seconds", "Handle time (talk + hold + ACW) of contacts handled today", labels=["queue"])
+        surveys = CounterMetricFamily("ccpulse_survey_responses", "Survey answers today by bucket", labels=["queue", "survey", "bucket"])
+        for view in queue_views(store, now):
             q = view["queue_id"]
             for channel, count in view["live"]["waiting_by_channel"].items():
                 waiting.add_metric([q, channel], count)
@@ -38,11 +92,61 @@ class ReadModelCollector:
             if view["current_interval"]["service_level"] is not None:
                 sl.add_metric([q], view["current_interval"]["service_level"])
             target.add_metric([q], view["sl_target"])
-        yield from (waiting, longest, agents, sl, target)
+            limit.add_metric([q], store.settings.queue(q, view["channel"]).abandon_rate_limit)
+            series = store.intervals.get(("queue", q), {})
+            today, _ = merge_buckets(b for s, b in series.items() if day_start <= s < day_end)
+            for name, measure, _ in _CONTACT_COUNTERS:
+                counters[name].add_metric([q], today.get(measure, 0))
+            wait.add_metric([q], today.get("wait_answered_ms", 0) / 1000.0)
+            handle.add_metric([q], (today.get("talk_ms", 0) + today.get("hold_ms", 0) + today.get("acw_ms", 0)) / 1000.0)
+            for survey, bucket, count in _survey_buckets(today):
+                surveys.add_metric([q, survey, bucket], count)
+        yield from (waiting, longest, agents, sl, target, limit, *counters.values(), wait, handle, surveys)
+
+    def _alerts(self) -> Iterator[Metric]:
+        firing = GaugeMetricFamily("ccpulse_alerts_firing", "ccpulse SLA alerts firing now", labels=["queue", "rule", "severity"])
+        for alert in self.store.alerts.values():
+            if alert["state"] == "firing":
+                firing.add_metric([alert["queue_id"], alert["rule"], alert["severity"]], 1)
+        yield firing
+
+    def _health(self) -> Iterator[Metric]:
+        store = self.store
         rejected = CounterMetricFamily("ccpulse_events_rejected", "Messages sent to the dead-letter topic", labels=["topic", "reason"])
         for (topic, reason), count in sorted(store.rejected.items()):
             rejected.add_metric([topic, reason], count)
         yield rejected
+        consumed: dict[str, int] = {}
+        buckets: list[float] = []
+        counts: list[int] = []
+        latency_sum, fresh = 0.0, 0
+        wall = time.time()
+        for row in store.workers.values():
+            for topic, n in row.get("consumed", {}).items():
+                consumed[topic] = consumed.get(topic, 0) + n
+            if not buckets:
+                buckets, counts = list(row["latency_buckets"]), [0] * len(row["latency_counts"])
+            if list(row["latency_buckets"]) == buckets:
+                counts = [a + b for a, b in zip(counts, row["latency_counts"])]
+                latency_sum += row["latency_sum"]
+            fresh += wall - row.get("updated_at", 0) < WORKER_FRESH_SECONDS
+        events = CounterMetricFamily("ccpulse_events_consumed", "Event messages processed by the workers", labels=["topic"])
+        for topic, n in sorted(consumed.items()):
+            events.add_metric([topic], n)
+        yield events
+        histogram = HistogramMetricFamily("ccpulse_processing_latency_seconds", "Event time to processed by a worker")
+        if buckets:
+            cumulative, running = [], 0
+            for bound, n in zip([*map(str, buckets), "+Inf"], counts):
+                running += n
+                cumulative.append((bound, running))
+            histogram.add_metric([], cumulative, latency_sum)
+        yield histogram
+        yield GaugeMetricFamily("ccpulse_workers", "Workers that reported in the last 30 s", value=fresh)
+        lag = GaugeMetricFamily("ccpulse_consumer_lag_messages", "Messages not yet processed by the workers", labels=["topic"])
+        for topic, n in sorted(store.lag.items()):
+            lag.add_metric([topic], n)
+        yield lag
         yield GaugeMetricFamily("ccpulse_read_model_ready", "1 when this API instance has caught up with the read model",
                                 value=1.0 if store.ready else 0.0)
         staleness = time.time() - store.last_update if store.last_update else 0.0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 from fastapi import APIRouter, Depends
 
@@ -19,7 +18,7 @@ BAD_RANGE = {422: {"model": ErrorResponse, "description": "Bad granularity, rang
 
 @router.get("", response_model=QueueList, summary="Every queue: live state, current interval, today and staffing")
 async def list_queues(store: ReadModelStore = Depends(get_store)) -> dict:
-    now = time.time()
+    now = store.event_now()
     return {"generated_at": iso(now), "queues": queue_views(store, now)}
 
 

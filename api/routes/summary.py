@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 from fastapi import APIRouter, Depends
 
@@ -20,4 +19,4 @@ router = APIRouter(prefix="/api/v1/summary", tags=["summary"])
                         "service level counts each contact within its own queue's threshold, with the voice channel "
                         "default's formula and target.")
 async def get_summary(store: ReadModelStore = Depends(get_store)) -> dict:
-    return summary_view(store, time.time())
+    return summary_view(store, store.event_now())

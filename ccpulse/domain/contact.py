@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ccpulse.domain.formulas import ces_easy, csat_satisfied, normalise_score, nps_bucket
+from ccpulse.domain.formulas import ces_difficult, ces_easy, csat_dissatisfied, csat_satisfied, normalise_score, nps_bucket
 from ccpulse.domain.intervals import bucket_start
 from schemas.events import DEFAULT_SURVEY_SCALES, Event
 
@@ -305,6 +305,8 @@ class _Folder:
             self.add(t, queue, "csat_score_milli", round(normalise_score(score, scale, default) * 1000), agent=agent)
             if csat_satisfied(score, scale):
                 self.add(t, queue, "csat_satisfied", agent=agent)
+            elif csat_dissatisfied(score, scale):
+                self.add(t, queue, "csat_dissatisfied", agent=agent)
         elif kind == "nps":
             bucket = nps_bucket(score, scale)
             if bucket != "passive":
@@ -313,6 +315,8 @@ class _Folder:
             self.add(t, queue, "ces_score_milli", round(normalise_score(score, scale, default) * 1000), agent=agent)
             if ces_easy(score, scale):
                 self.add(t, queue, "ces_easy", agent=agent)
+            elif ces_difficult(score, scale):
+                self.add(t, queue, "ces_difficult", agent=agent)
 
     def finish(self) -> ContactFold:
         # Ended and no wrap-up (yet): count it where it ended, without ACW. A later

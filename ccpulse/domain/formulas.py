@@ -10,7 +10,9 @@ from __future__ import annotations
 __all__ = [
     "SL_FORMULAS",
     "abandon_rate",
+    "ces_difficult",
     "ces_easy",
+    "csat_dissatisfied",
     "csat_satisfied",
     "mean",
     "normalise_score",
@@ -95,6 +97,11 @@ def csat_satisfied(score: int, scale: tuple[int, int]) -> bool:
     return score >= scale[1] - 1
 
 
+def csat_dissatisfied(score: int, scale: tuple[int, int]) -> bool:
+    """Bottom-two box: one of the two lowest points of the scale (1–2 on 1–5)."""
+    return score <= scale[0] + 1
+
+
 def nps_bucket(score: int, scale: tuple[int, int]) -> str:
     """``promoter`` (top two points: 9–10), ``detractor`` (6 or below on 0–10/1–10) or ``passive``."""
     high = scale[1]
@@ -117,3 +124,9 @@ def ces_easy(score: int, scale: tuple[int, int]) -> bool:
     low, high = scale
     return (score - low) * 3 >= 2 * (high - low)
 
+
+
+def ces_difficult(score: int, scale: tuple[int, int]) -> bool:
+    """The answer lies in the bottom third of its scale ("difficult"): 1–3 on 1–7, 1–2 on 1–5."""
+    low, high = scale
+    return (score - low) * 3 <= high - low

@@ -4,18 +4,12 @@ an app around it (lifespan not entered, so no consumer starts) and a frozen cloc
 from __future__ import annotations
 
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 
 import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-import api.deps
-import api.routes.agents
-import api.routes.queues
-import api.routes.summary
-import api.views
 from api.main import create_app
 from api.store import ReadModelStore
 from ccpulse.settings import QueueSettings, Settings
@@ -93,11 +87,9 @@ def client(app) -> TestClient:
 
 
 @pytest.fixture
-def frozen(monkeypatch: pytest.MonkeyPatch) -> float:
-    """Freeze the API's clock at NOW (only the API modules' view of ``time``)."""
-    clock = SimpleNamespace(time=lambda: NOW)
-    for module in (api.views, api.deps, api.routes.summary, api.routes.queues, api.routes.agents):
-        monkeypatch.setattr(module, "time", clock)
+def frozen(monkeypatch: pytest.MonkeyPatch, app) -> float:
+    """Freeze the API's clock (the read model's event clock) at NOW."""
+    monkeypatch.setattr(app.state.store, "event_now", lambda: NOW)
     return NOW
 
 
