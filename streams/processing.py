@@ -21,7 +21,7 @@ import faust
 import orjson
 from faust.streams import _current_event
 
-from ccpulse.domain.agent import agent_record, fold_agent, prune_agent, time_in_state
+from ccpulse.domain.agent import agent_record, fold_agent, prune_agent, time_in_state_delta
 from ccpulse.domain.buckets import apply_delta, dominant_channel, interval_figures, merge_buckets
 from ccpulse.domain.intervals import BUCKET_SECONDS, iso
 from ccpulse.domain.contact import add_event, diff_contributions, event_record, fold_contact
@@ -245,16 +245,14 @@ class AgentProcessor(_Processor):
         if event.at < mark - lateness:
             return await self.reject(ev, "late", f"event time is {mark - event.at:.0f} s behind the watermark; the lateness bound is {lateness:.0f} s", event.event_id)
         agent_id = event.agent_id
-        old = self.agents.get(agent_id) or {"changes": [], "contrib": {}}
-        changes = list(old["changes"])
+        changes = list((self.agents.get(agent_id) or {"changes": []})["changes"])
         status = add_event(changes, agent_record(event, msg.value, src, msg.offset))
         if status == "duplicate":
             return await self.reject(ev, "duplicate", f"event_id {event.event_id} was already received for agent {agent_id}", event.event_id)
-        await self.send_deltas(self.facts, diff_contributions(old.get("contrib", {}), time_in_state(agent_id, changes)), src, msg.offset)
+        if status == "applied":
+            await self.send_deltas(self.facts, time_in_state_delta(agent_id, changes, event.event_id), src, msg.offset)
         new_mark = max(mark, event.at)
-        # Spans before the kept base record are final and already sent: stop tracking them.
-        pruned = prune_agent(changes, new_mark - lateness)
-        state = {"changes": pruned, "contrib": time_in_state(agent_id, pruned)}
+        state = {"changes": prune_agent(changes, new_mark - lateness)}
         await self.settle_outbox()
         with _writing_for(ev):
             self.agents[agent_id] = state

@@ -62,7 +62,10 @@ class ReadModelCollector:
         self.store = store
 
     def collect(self) -> Iterator[Metric]:
-        yield from self._queues()
+        # While the read model is still loading its counters would be low, which Prometheus
+        # would take for a reset and count the day twice: serve business series only when ready.
+        if self.store.ready:
+            yield from self._queues()
         yield from self._alerts()
         yield from self._health()
 

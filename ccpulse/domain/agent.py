@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ccpulse.domain.contact import Contributions, bucket_key
+from ccpulse.domain.contact import Contributions, bucket_key, diff_contributions
 from ccpulse.domain.intervals import BUCKET_SECONDS, bucket_start
 from schemas.events import AgentStateChanged
 
-__all__ = ["STAFFED_STATES", "agent_record", "fold_agent", "prune_agent", "split_span", "time_in_state"]
+__all__ = ["STAFFED_STATES", "agent_record", "fold_agent", "prune_agent", "split_span", "time_in_state", "time_in_state_delta"]
 
 #: States in which an agent counts as staffed on its queues.
 STAFFED_STATES = frozenset({"available", "on_contact", "after_contact_work"})
@@ -111,3 +111,15 @@ def time_in_state(agent_id: str, changes: Iterable[Mapping[str, Any]]) -> Contri
             counters = out.setdefault(bucket_key("agent", agent_id, bucket), {})
             counters[measure] = counters.get(measure, 0) + ms
     return out
+
+
+def time_in_state_delta(agent_id: str, changes: list[Mapping[str, Any]], event_id: str) -> Contributions:
+    """What inserting the change ``event_id`` (already in the sorted ``changes``) adds to time in state.
+
+    Only the span it splits changes: prev→next becomes prev→new + new→next. Working on
+    that neighbourhood keeps each event O(1) however many changes the agent keeps.
+    """
+    index = next(i for i, c in enumerate(changes) if c["id"] == event_id)
+    before = [*changes[max(0, index - 1):index], *changes[index + 1:index + 2]]
+    after = changes[max(0, index - 1):index + 2]
+    return diff_contributions(time_in_state(agent_id, before), time_in_state(agent_id, after))

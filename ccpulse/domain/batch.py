@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ccpulse.domain.agent import agent_record, fold_agent, prune_agent, time_in_state
+from ccpulse.domain.agent import agent_record, fold_agent, prune_agent, time_in_state_delta
 from ccpulse.domain.buckets import apply_delta
 from ccpulse.domain.contact import add_event, diff_contributions, event_record, fold_contact
 from ccpulse.domain.customer import fcr_contributions
@@ -34,7 +34,6 @@ def fold_messages(messages: Iterable[bytes], settings: Settings) -> BatchResult:
     contact_events: dict[str, list[dict[str, Any]]] = {}
     contributions: dict[str, dict[str, dict[str, float]]] = {}
     agent_changes: dict[str, list[dict[str, Any]]] = {}
-    agent_contrib: dict[str, dict[str, dict[str, float]]] = {}
     mark = 0.0
 
     customers: dict[str, dict[str, dict[str, Any]]] = {}
@@ -64,9 +63,8 @@ def fold_messages(messages: Iterable[bytes], settings: Settings) -> BatchResult:
             if add_event(changes, agent_record(event, raw, "batch", offset)) == "duplicate":
                 out.rejected.append((offset, "duplicate"))
                 continue
-            apply(diff_contributions(agent_contrib.get(agent_id, {}), time_in_state(agent_id, changes)), offset)
+            apply(time_in_state_delta(agent_id, changes, event.event_id), offset)
             agent_changes[agent_id] = prune_agent(changes, mark - settings.lateness_seconds)
-            agent_contrib[agent_id] = time_in_state(agent_id, agent_changes[agent_id])
             out.agents[event.agent_id] = fold_agent(event.agent_id, agent_changes[event.agent_id])  # type: ignore[assignment]
             continue
         cid = event.contact_id

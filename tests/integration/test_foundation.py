@@ -140,3 +140,18 @@ def test_late_and_never_queued_contacts_are_dead_lettered(stack) -> None:
     assert got["late"]["event_id"] == "g-3" and "lateness bound" in got["late"]["message"]
     row = stack.wait_for(lambda: _interval(stack, "late_q", "15m", "2026-03-02T13:00:00Z"), what="late_q interval")
     assert row["offered"] == 1  # only the on-time contact
+
+
+def test_metrics_follow_the_contract_the_rules_and_dashboards_use(stack) -> None:
+    from pathlib import Path
+
+    stack.wait_for(lambda: _settled(stack), what="the scenario to be processed")
+    contract = set((Path(__file__).parents[2] / "deploy/prometheus/metric_names.txt").read_text().split())
+    text = stack.wait_for(lambda: (t := stack.get("/metrics").text) and "ccpulse_events_consumed_total{" in t and t, what="worker stats in metrics")
+    exported = {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
+    assert exported <= contract, f"exported but not in deploy/prometheus/metric_names.txt: {exported - contract}"
+    for name in ("ccpulse_queue_contacts_waiting", "ccpulse_queue_agents", "ccpulse_queue_contacts_offered_total",
+                 "ccpulse_survey_responses_total", "ccpulse_events_consumed_total", "ccpulse_processing_latency_seconds_bucket"):
+        assert name in exported
+    assert 'ccpulse_queue_contacts_waiting{channel="voice",queue="sales"} 1.0' in text
+    assert "contact_id" not in text and "customer" not in text  # no high-cardinality labels

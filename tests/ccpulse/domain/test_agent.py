@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ccpulse.domain.agent import fold_agent, prune_agent, split_span, time_in_state
+from ccpulse.domain.agent import fold_agent, prune_agent, split_span, time_in_state, time_in_state_delta
 from ccpulse.domain.intervals import BUCKET_SECONDS, parse_time
 
 T0 = parse_time("2026-03-02T10:10:00Z")
@@ -47,3 +47,21 @@ def test_pruning_keeps_the_current_state_run_and_latest_queues() -> None:
     row = fold_agent("a", pruned)
     assert row["state"] == "on_contact" and row["queue_ids"] == ["q1"] and row["team"] == "t"
     assert fold_agent("a", prune_agent(changes[:2], T0 + 30 * 60))["since"] == T0
+
+
+@given(st.lists(st.tuples(st.integers(0, 120), st.sampled_from(["available", "on_contact", "after_contact_work", "away", "offline"])),
+                min_size=1, max_size=25, unique_by=lambda x: x[0]), st.randoms())
+def test_incremental_deltas_in_any_order_sum_to_the_full_computation(spec, rng) -> None:
+    from ccpulse.domain.contact import add_event
+
+    records = [_change(i, minute, state) for i, (minute, state) in enumerate(spec)]
+    rng.shuffle(records)
+    changes: list = []
+    totals: dict[tuple[str, str], int] = {}
+    for rec in records:
+        add_event(changes, rec)
+        for key, counters in time_in_state_delta("a", changes, rec["id"]).items():
+            for measure, value in counters.items():
+                totals[(key, measure)] = totals.get((key, measure), 0) + value
+    full = {(key, m): v for key, counters in time_in_state("a", changes).items() for m, v in counters.items()}
+    assert {k: v for k, v in totals.items() if v} == full
