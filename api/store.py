@@ -16,7 +16,6 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from ccpulse.domain.buckets import dominant_channel, merge_buckets
@@ -161,19 +160,19 @@ class ReadModelStore:
         topics = self.settings.topics
         inputs = {topics.contact_events, topics.agent_events, topics.survey_events}
         while True:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.servers)
-            consumer = AIOKafkaConsumer(bootstrap_servers=self.servers, enable_auto_commit=False)
+            # Read the group's committed offsets as a (never subscribing) member would: the embedded
+            # broker does not answer the admin client's offset fetch.
+            consumer = AIOKafkaConsumer(bootstrap_servers=self.servers, group_id=self.settings.worker_id,
+                                        enable_auto_commit=False)
             try:
-                await admin.start()
                 await consumer.start()
                 while True:
-                    committed = await admin.list_consumer_group_offsets(self.settings.worker_id)
                     partitions = [TopicPartition(t, p) for t in sorted(inputs) for p in sorted(consumer.partitions_for_topic(t) or [])]
                     ends = await consumer.end_offsets(partitions) if partitions else {}
                     lag: dict[str, int] = {}
                     for tp, end in ends.items():
-                        done = committed.get(tp)
-                        lag[tp.topic] = lag.get(tp.topic, 0) + max(0, end - (done.offset if done and done.offset >= 0 else 0))
+                        done = await consumer.committed(tp)
+                        lag[tp.topic] = lag.get(tp.topic, 0) + max(0, end - (done if done is not None and done >= 0 else 0))
                     self.lag = lag
                     await asyncio.sleep(every)
             except asyncio.CancelledError:
@@ -184,7 +183,6 @@ class ReadModelStore:
                 await asyncio.sleep(every)
             finally:
                 await consumer.stop()
-                await admin.close()
 
     async def stop(self) -> None:
         if getattr(self, "_lag_task", None) is not None:

@@ -104,8 +104,20 @@ def _demo_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="simulator seed")
 
 
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM stop the demo cleanly, even when started from a script that
+    set SIGINT to "ignore" for background jobs (Python would otherwise inherit that)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     """Embedded broker (unless CCPULSE_BOOTSTRAP_SERVERS is set), worker, API and simulator."""
+    _stop_on_signals()
     broker: EmbeddedBroker | None = None
     env = dict(os.environ)
     if settings.bootstrap_servers is None:

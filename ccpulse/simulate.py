@@ -148,11 +148,11 @@ class QueueSpec:
 
 #: Peak rates sized for ~18 agents: busy but not hopeless at the peak, visible traffic at once.
 DEFAULT_QUEUES: tuple[QueueSpec, ...] = (
-    QueueSpec("sales", "voice", 30, 10, ("order-placed", "quote-sent", "no-sale")),
-    QueueSpec("support", "voice", 40, 10, ("issue-fixed", "how-to", "replacement-sent")),
-    QueueSpec("billing", "voice", 24, 10, ("payment-arranged", "refund-issued", "address-changed")),
-    QueueSpec("chat_support", "chat", 15, 5, ("issue-fixed", "how-to", "link-sent")),
-    QueueSpec("email_support", "email", 20, 1, ("answered", "info-sent", "refund-issued")),
+    QueueSpec("sales", "voice", 45, 10, ("order-placed", "quote-sent", "no-sale")),
+    QueueSpec("support", "voice", 60, 10, ("issue-fixed", "how-to", "replacement-sent")),
+    QueueSpec("billing", "voice", 36, 10, ("payment-arranged", "refund-issued", "address-changed")),
+    QueueSpec("chat_support", "chat", 22, 5, ("issue-fixed", "how-to", "link-sent")),
+    QueueSpec("email_support", "email", 30, 1, ("answered", "info-sent", "refund-issued")),
 )
 _UNRESOLVED_DISPOSITIONS = ("follow-up-needed", "escalated", "customer-to-call-back")
 
