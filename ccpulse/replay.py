@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ccpulse.simulate import parse_speed
 from schemas.events import EventRejected, decode_event, entity_key
 
 if TYPE_CHECKING:
@@ -137,19 +138,9 @@ async def replay_file(path: str | Path, settings: Settings, servers: str, speed:
     return summary
 
 
-def _parse_speed(text: str) -> float:
-    try:
-        speed = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid --speed {text!r}: a number, e.g. 1 or 60 (0 = as fast as possible)") from None
-    if speed < 0 or math.isnan(speed):
-        raise argparse.ArgumentTypeError("--speed must not be negative")
-    return speed
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, metavar="FILE", help="JSONL file: one contract event per line")
-    parser.add_argument("--speed", type=_parse_speed, default=0.0,
+    parser.add_argument("--speed", type=parse_speed, default=0.0,
                         help="pace by event time: 1 = real time, 60 = a minute per second (default 0: as fast as possible)")
 
 

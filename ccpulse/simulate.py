@@ -54,6 +54,7 @@ __all__ = [
     "generate",
     "parse_duration",
     "parse_mmc",
+    "parse_speed",
     "run",
     "sample_patience",
     "simulate_to_file",
@@ -741,7 +742,7 @@ def _parse_start(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"invalid --start {text!r}: use ISO 8601, e.g. 2026-11-23T08:00:00+01:00") from None
 
 
-def _parse_speed(text: str) -> float:
+def parse_speed(text: str) -> float:
     try:
         speed = float(text)
     except ValueError:
@@ -753,7 +754,7 @@ def _parse_speed(text: str) -> float:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="random seed; same seed, same events (default 7)")
-    parser.add_argument("--speed", type=_parse_speed, default=1.0,
+    parser.add_argument("--speed", type=parse_speed, default=1.0,
                         help="event time per wall time: 1 = real time, 60 = a minute per second, "
                              "0 or inf = as fast as possible (default 1; files are always written at full speed)")
     parser.add_argument("--duration", type=parse_duration, default=None,

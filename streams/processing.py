@@ -28,7 +28,7 @@ from ccpulse.domain.contact import add_event, diff_contributions, event_record, 
 from ccpulse.domain.customer import fcr_contributions, prune_customer
 from ccpulse.settings import Settings
 from schemas.deadletter import deadletter_record
-from schemas.events import AgentStateChanged, EventRejected, decode_event
+from schemas.events import AgentStateChanged, Event, EventRejected, decode_event
 from streams.stats import WorkerStats
 from streams.readmodel import ReadModelPublisher, agent_row_key, contact_row_key, interval_row_key, recent_row_key
 
@@ -74,6 +74,27 @@ class _Processor:
         self.outbox.append(await self.deadletter.send(key=msg.key, value=record))
         self.rejected += 1
         log.debug("rejected %s:%s@%s: %s %s", msg.topic, msg.partition, msg.offset, reason, message)
+
+    async def accept(self, ev: faust.EventT, mark: float, *, agent_topic: bool) -> Event | None:
+        """Decode an input message and check its topic and lateness; rejects (and returns None) otherwise."""
+        msg = ev.message
+        try:
+            event = decode_event(msg.value)
+        except EventRejected as exc:
+            self.stats.observe(msg.topic, None)
+            await self.reject(ev, exc.reason, exc.message)
+            return None
+        self.stats.observe(msg.topic, event.at)
+        if isinstance(event, AgentStateChanged) != agent_topic:
+            where = "the contact or survey topic" if agent_topic else "the agent-events topic"
+            await self.reject(ev, "wrong_topic", f"{event.type} belongs on {where}", event.event_id)
+            return None
+        lateness = self.settings.lateness_seconds
+        if event.at < mark - lateness:
+            await self.reject(ev, "late", f"event time is {mark - event.at:.0f} s behind the watermark; "
+                              f"the lateness bound is {lateness:.0f} s", event.event_id)
+            return None
+        return event
 
     async def reject_stored(self, key: str, rec: dict[str, Any], reason: str, message: str) -> None:
         """Dead-letter an event accepted earlier and kept in an entity's state, with its own origin."""
@@ -137,18 +158,11 @@ class ContactProcessor(_Processor):
                      marks: dict[str, float]) -> None:
         msg = ev.message
         src = _source(ev)
-        lateness = self.settings.lateness_seconds
-        try:
-            event = decode_event(msg.value)
-        except EventRejected as exc:
-            self.stats.observe(msg.topic, None)
-            return await self.reject(ev, exc.reason, exc.message)
-        self.stats.observe(msg.topic, event.at)
-        if isinstance(event, AgentStateChanged):
-            return await self.reject(ev, "wrong_topic", f"{event.type} belongs on the agent-events topic", event.event_id)
         mark = marks.get(src, self.watermarks.get(src, 0.0))
-        if event.at < mark - lateness:
-            return await self.reject(ev, "late", f"event time is {mark - event.at:.0f} s behind the watermark; the lateness bound is {lateness:.0f} s", event.event_id)
+        event = await self.accept(ev, mark, agent_topic=False)
+        if event is None:
+            return
+        assert not isinstance(event, AgentStateChanged)
         cid = event.contact_id
         state = dict(states.get(cid) or self.contacts.get(cid) or {"events": [], "contrib": {}, "p": msg.partition})
         state["events"] = list(state["events"])
@@ -233,17 +247,10 @@ class AgentProcessor(_Processor):
         msg = ev.message
         src = _source(ev)
         lateness = self.settings.lateness_seconds
-        try:
-            event = decode_event(msg.value)
-        except EventRejected as exc:
-            self.stats.observe(msg.topic, None)
-            return await self.reject(ev, exc.reason, exc.message)
-        self.stats.observe(msg.topic, event.at)
-        if not isinstance(event, AgentStateChanged):
-            return await self.reject(ev, "wrong_topic", f"{event.type} belongs on the contact or survey topic", event.event_id)
         mark = self.watermarks.get(src, 0.0)
-        if event.at < mark - lateness:
-            return await self.reject(ev, "late", f"event time is {mark - event.at:.0f} s behind the watermark; the lateness bound is {lateness:.0f} s", event.event_id)
+        event = await self.accept(ev, mark, agent_topic=True)
+        if not isinstance(event, AgentStateChanged):
+            return
         agent_id = event.agent_id
         changes = list((self.agents.get(agent_id) or {"changes": []})["changes"])
         status = add_event(changes, agent_record(event, msg.value, src, msg.offset))
