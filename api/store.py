@@ -46,6 +46,7 @@ class ReadModelStore:
         self.rejected: Counter[tuple[str, str]] = Counter()  # (topic, reason) -> count
         self.alerts: dict[str, dict[str, Any]] = {}  # alert id -> latest record (cc.alerts)
         self.workers: dict[str, dict[str, Any]] = {}  # worker id -> its processing stats row
+        self.counter_floors: dict[tuple[str, ...], tuple[float, float]] = {}  # /metrics: series -> (period, served)
         self.lag: dict[str, int] = {}  # input topic -> messages the worker group has not processed
         self._event_mark: float | None = None
         self._event_mark_wall = 0.0

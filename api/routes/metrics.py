@@ -61,6 +61,20 @@ class ReadModelCollector:
     def __init__(self, store: ReadModelStore) -> None:
         self.store = store
 
+    def monotonic(self, series: tuple[str, ...], period: float, value: float) -> float:
+        """Never let a counter go down within ``period`` (a local day, or 0 for "ever").
+
+        A revision can take back a count already made (a late event turns an abandon into an
+        answer) and a restarted worker's own totals start again; Prometheus would read either
+        as a counter reset and count everything again. Within a period this API instance
+        serves the highest value it has served.
+        """
+        floors = self.store.counter_floors
+        last_period, last_value = floors.get(series, (period, value))
+        served = max(value, last_value) if last_period == period else value
+        floors[series] = (period, served)
+        return served
+
     def collect(self) -> Iterator[Metric]:
         # While the read model is still loading its counters would be low, which Prometheus
         # would take for a reset and count the day twice: serve business series only when ready.
@@ -99,11 +113,12 @@ class ReadModelCollector:
             series = store.intervals.get(("queue", q), {})
             today, _ = merge_buckets(b for s, b in series.items() if day_start <= s < day_end)
             for name, measure, _ in _CONTACT_COUNTERS:
-                counters[name].add_metric([q], today.get(measure, 0))
-            wait.add_metric([q], today.get("wait_answered_ms", 0) / 1000.0)
-            handle.add_metric([q], (today.get("talk_ms", 0) + today.get("hold_ms", 0) + today.get("acw_ms", 0)) / 1000.0)
+                counters[name].add_metric([q], self.monotonic((name, q), day_start, today.get(measure, 0)))
+            wait.add_metric([q], self.monotonic(("wait", q), day_start, today.get("wait_answered_ms", 0) / 1000.0))
+            handle_ms = today.get("talk_ms", 0) + today.get("hold_ms", 0) + today.get("acw_ms", 0)
+            handle.add_metric([q], self.monotonic(("handle", q), day_start, handle_ms / 1000.0))
             for survey, bucket, count in _survey_buckets(today):
-                surveys.add_metric([q, survey, bucket], count)
+                surveys.add_metric([q, survey, bucket], self.monotonic(("survey", q, survey, bucket), day_start, count))
         yield from (waiting, longest, agents, sl, target, limit, *counters.values(), wait, handle, surveys)
 
     def _alerts(self) -> Iterator[Metric]:
@@ -135,7 +150,7 @@ class ReadModelCollector:
             fresh += wall - row.get("updated_at", 0) < WORKER_FRESH_SECONDS
         events = CounterMetricFamily("ccpulse_events_consumed", "Event messages processed by the workers", labels=["topic"])
         for topic, n in sorted(consumed.items()):
-            events.add_metric([topic], n)
+            events.add_metric([topic], self.monotonic(("consumed", topic), 0.0, n))
         yield events
         histogram = HistogramMetricFamily("ccpulse_processing_latency_seconds", "Event time to processed by a worker")
         if buckets:

@@ -155,3 +155,26 @@ def test_metrics_follow_the_contract_the_rules_and_dashboards_use(stack) -> None
         assert name in exported
     assert 'ccpulse_queue_contacts_waiting{channel="voice",queue="sales"} 1.0' in text
     assert "contact_id" not in text and "customer" not in text  # no high-cardinality labels
+
+
+def test_closed_intervals_are_published_to_interval_stats(stack) -> None:
+    """Runs last: moving event time 27 h on closes 2026-03-02 09:00 (end + lateness + FCR window)."""
+    stack.wait_for(lambda: _settled(stack), what="the scenario to be processed")
+    # Traffic on many queues, so every partition of the facts topic sees the newer time.
+    stack.produce([
+        {"event_id": f"fin-{n}", "type": "contact.queued", "occurred_at": "2026-03-03T12:00:00Z",
+         "contact_id": f"fin-{n}", "channel": "voice", "queue_id": f"fin_q{n}"}
+        for n in range(24)
+    ])
+
+    def closed_sales_row():
+        for message in stack.topic_messages(stack.settings.topics.interval_stats):
+            row = orjson.loads(message.value)
+            if (row["dimension"], row["id"], row["interval_start"]) == ("queue", "sales", "2026-03-02T09:00:00Z"):
+                return row
+        return None
+
+    row = stack.wait_for(closed_sales_row, what="the closed sales interval in cc.interval-stats")
+    expected = FOUNDATION_EXPECTED[("sales", "15m", "2026-03-02T09:00:00Z")]
+    assert {name: row[name] for name in expected} == pytest.approx(expected)
+    assert row["granularity"] == "15m" and row["interval_end"] == "2026-03-02T09:15:00Z"
