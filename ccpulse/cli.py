@@ -128,6 +128,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         except BrokerUnavailable as exc:
             return _fail(str(exc))
         env["CCPULSE_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
+        env.setdefault("CCPULSE_RECOVERY_CONSISTENCY_CHECK", "false")  # see README: embedded broker
         print(f"ccpulse demo: embedded broker on {broker.bootstrap_servers} (memory only: demo use)", flush=True)
     servers = env.get("CCPULSE_BOOTSTRAP_SERVERS", settings.kafka_servers)
     env.setdefault("CCPULSE_LOG_LEVEL", "warning")

@@ -86,6 +86,11 @@ class Settings(BaseSettings):
         default="memory://",
         description="Table store: memory:// (tests, demo) or rocksdict:// (production: durable, on local disk).",
     )
+    recovery_consistency_check: bool = Field(
+        default=True,
+        description="Refuse to start when local table state is ahead of its changelog. Turn off only on the "
+        "embedded broker, whose end offsets lag behind multi-record batches (see README).",
+    )
     data_dir: Path = Field(default=Path(".ccpulse"), description="Worker state directory (rocksdict, Faust data).")
     worker_id: str = Field(default="ccpulse", description="Faust app id = Kafka consumer group of the workers.")
     timezone: str = Field(default="UTC", description="IANA time zone of day boundaries and reports.")

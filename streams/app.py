@@ -35,6 +35,7 @@ def create_app(settings: Settings) -> faust.App:
         stream_buffer_maxsize=8192,
         producer_linger_ms=5,
         table_standby_replicas=0,
+        recovery_consistency_check=settings.recovery_consistency_check,
         broker_rebalance_timeout=REBALANCE_TIMEOUT,
         broker_session_timeout=REBALANCE_TIMEOUT,
     )
