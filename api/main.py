@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api.routes import agents, alerts, channels, contacts, health, metrics, queues, summary, surveys, teams
+from api.routes import agents, alerts, channels, contacts, health, metrics, queues, stream, summary, surveys, teams, wallboard
 from api.store import ReadModelStore
 from ccpulse.settings import Settings, get_settings
 
@@ -42,6 +42,6 @@ def create_app(settings: Settings | None = None, servers: str | None = None) -> 
         where = ".".join(str(p) for p in first.get("loc", ()))
         return JSONResponse({"detail": f"{where}: {first.get('msg')}"}, status_code=422)
 
-    for module in (queues, agents, teams, channels, summary, surveys, contacts, alerts, health, metrics):
+    for module in (queues, agents, teams, channels, summary, surveys, contacts, alerts, health, metrics, stream, wallboard):
         app.include_router(module.router)
     return app

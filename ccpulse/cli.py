@@ -93,7 +93,7 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
 
     asyncio.run(ensure_topics(settings))
     uvicorn.run(create_app(settings), host=args.host or settings.api_host, port=args.port or settings.api_port,
-                log_level="warning")
+                log_level="warning", timeout_graceful_shutdown=5)
     return 0
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ccpulse.simulate import parse_speed
+from ccpulse.simulate import parse_speed, quiet_kafka_logs, until_signalled
 from schemas.events import EventRejected, decode_event, entity_key
 
 if TYPE_CHECKING:
@@ -160,8 +160,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"ccpulse replay: {summary.sent:,} sent, {summary.rejected:,} rejected so far "
               f"({summary.sent / max(summary.seconds, 1e-9):,.0f} events/s)", file=sys.stderr, flush=True)
 
+    quiet_kafka_logs(settings)
     try:
-        summary = asyncio.run(replay_file(path, settings, settings.kafka_servers, args.speed, show_progress, show_reject))
+        summary = asyncio.run(until_signalled(
+            replay_file(path, settings, settings.kafka_servers, args.speed, show_progress, show_reject)))
+    except asyncio.CancelledError:  # stopped while still connecting: nothing was sent
+        return 130
     except KafkaUnreachable as exc:
         print(f"ccpulse: {exc}", file=sys.stderr)
         return 2

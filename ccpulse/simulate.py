@@ -22,19 +22,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import heapq
 import itertools
+import logging
 import math
 import random
 import re
+import signal
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import orjson
 
@@ -55,16 +58,19 @@ __all__ = [
     "parse_duration",
     "parse_mmc",
     "parse_speed",
+    "quiet_kafka_logs",
     "run",
     "sample_patience",
     "simulate_to_file",
     "simulate_to_kafka",
+    "until_signalled",
     "weibull_through",
 ]
 
 Channel = Literal["voice", "chat", "email"]
+T = TypeVar("T")
 SOURCE = "ccpulse-simulate"
-PROGRESS_SECONDS = 5.0
+PROGRESS_SECONDS = 5.0  # progress lines this often during the first minute, then every 30 s
 
 
 # ---- model parameters -----------------------------------------------------------------------
@@ -605,7 +611,8 @@ Progress = Callable[[SimSummary], None]
 
 
 class _Ticker:
-    """Calls ``progress`` at most every ``PROGRESS_SECONDS`` of wall time."""
+    """Calls ``progress`` every ``PROGRESS_SECONDS`` at first, then every 30 s: a real-time
+    run shares the demo's terminal for hours and must not flood it."""
 
     def __init__(self, summary: SimSummary, progress: Progress | None) -> None:
         self.summary, self.progress = summary, progress
@@ -614,7 +621,8 @@ class _Ticker:
     def tick(self) -> None:
         now = time.monotonic()
         self.summary.seconds = now - self.started
-        if self.progress is not None and now - self.last >= PROGRESS_SECONDS:
+        interval = PROGRESS_SECONDS if self.summary.seconds < 60 else 6 * PROGRESS_SECONDS
+        if self.progress is not None and now - self.last >= interval:
             self.last = now
             self.progress(self.summary)
 
@@ -743,6 +751,7 @@ def _parse_start(text: str) -> datetime:
 
 
 def parse_speed(text: str) -> float:
+    """``--speed`` of simulate and replay: a non-negative number; 0 and ``inf`` mean no pacing."""
     try:
         speed = float(text)
     except ValueError:
@@ -786,9 +795,50 @@ def _progress_printer() -> Progress:
         last.update(events=summary.events, at=now)
         clock = (summary.clock or "-")[:19].replace("T", " ")
         print(f"ccpulse simulate: {summary.events:,} events, {summary.contacts:,} contacts, "
-              f"clock {clock}, {rate:,.0f} events/s", file=sys.stderr, flush=True)
+              f"clock {clock}, {rate:,.{0 if rate >= 10 else 1}f} events/s", file=sys.stderr, flush=True)
 
     return show
+
+
+async def until_signalled(coro: Coroutine[Any, Any, T]) -> T:
+    """Await ``coro`` with SIGINT and SIGTERM cancelling it, so that Ctrl-C, ``kill`` and
+    ``docker stop`` all end a run with its summary (even where SIGINT was inherited ignored)."""
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, task.cancel)  # type: ignore[union-attr]
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
+            pass
+    try:
+        return await coro
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Let ``kill``/``docker stop`` end a synchronous run like Ctrl-C does (with its summary)."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def quiet_kafka_logs(settings: Settings) -> None:
+    """aiokafka logs every failed connection attempt; the CLI reports its own one-line errors."""
+    if settings.log_level != "debug":
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -804,10 +854,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print("ccpulse simulate: endless run (use --duration to stop by itself); Ctrl-C stops it", file=sys.stderr)
     try:
         if args.output is not None:
-            summary = simulate_to_file(config, args.output, _progress_printer())
+            with _sigterm_interrupts():
+                summary = simulate_to_file(config, args.output, _progress_printer())
         else:
-            summary = asyncio.run(simulate_to_kafka(settings, config, args.speed, settings.kafka_servers,
-                                                    _progress_printer()))
+            quiet_kafka_logs(settings)
+            summary = asyncio.run(until_signalled(
+                simulate_to_kafka(settings, config, args.speed, settings.kafka_servers, _progress_printer())))
+    except asyncio.CancelledError:  # stopped while still connecting: nothing was sent
+        return 130
     except KafkaUnreachable as exc:
         print(f"ccpulse: {exc}", file=sys.stderr)
         return 2

@@ -297,3 +297,30 @@ class Alert(BaseModel):
 
 class AlertList(BaseModel):
     alerts: list[Alert]
+
+
+class WaitingContact(BaseModel):
+    """A contact waiting in a queue now (customer id masked: no authentication exists yet)."""
+
+    contact_id: str = Field(examples=["c-000123"])
+    channel: Channel
+    queued_at: datetime
+    wait_seconds: float = Field(description="Wait so far, by the read model's event clock.", examples=[48.2])
+    priority: int = Field(examples=[0])
+    customer_id: str | None = Field(description="Masked: first and last character only.", examples=["c***7"])
+
+
+class QueueContacts(BaseModel):
+    queue_id: str
+    generated_at: datetime
+    contacts: list[WaitingContact] = Field(description="Longest-waiting first.")
+
+
+class StreamSnapshot(BaseModel):
+    """The data of one ``snapshot`` event of ``GET /api/v1/stream``."""
+
+    generated_at: datetime
+    summary: Summary
+    queues: list[QueueView]
+    agents: list[AgentRow] = Field(description="Logged-in agents (staffed on a filtered queue when filtered).")
+    alerts: list[Alert] = Field(description="Firing alerts, critical first.")
