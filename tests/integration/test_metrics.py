@@ -36,9 +36,14 @@ def _complete(stack) -> bool:
 def test_multi_day_dst_scenario_through_the_api(stack, key) -> None:
     stack.wait_for(lambda: _complete(stack), what="the scenario to be processed")
     _, granularity, start = key
-    row = _rows(stack, granularity)[start]
     expected = METRICS_EXPECTED[key]
-    assert {name: row[name] for name in expected} == pytest.approx(expected)
+
+    def exact() -> bool:
+        row = _rows(stack, granularity)[start]
+        assert {name: row[name] for name in expected} == pytest.approx(expected)
+        return True
+
+    stack.wait_for(exact, timeout=30, what=f"{granularity} {start} to equal the hand-computed figures")
 
 
 def test_local_days_last_24_and_23_hours(stack) -> None:
