@@ -15,7 +15,7 @@ REBALANCE_TIMEOUT = 10.0
 
 
 def create_app(settings: Settings) -> faust.App:
-    """A Faust app that runs at-least-once with idempotent state (docs/reliability.md)."""
+    """A Faust app that runs at-least-once with idempotent state (docs/architecture.md)."""
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     brokers = [f"kafka://{server.strip()}" for server in settings.kafka_servers.split(",") if server.strip()]
     return faust.App(
