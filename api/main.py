@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -34,6 +35,8 @@ def create_app(settings: Settings | None = None, servers: str | None = None) -> 
         lifespan=lifespan,
     )
     app.state.store = store
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET"], allow_headers=["*"])
     app.state.settings = settings
 
     @app.exception_handler(RequestValidationError)

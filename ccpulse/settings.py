@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     publish_interval_seconds: float = Field(default=0.25, gt=0, description="Read-model rows are coalesced this long.")
     channels: dict[str, QueueSettings] = Field(default_factory=_channel_defaults)
     queues: dict[str, QueueSettings] = Field(default_factory=dict, description="Per-queue overrides.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Browser origins allowed to call the API (CORS), e.g. [\"https://wall.example\"]."
+    )
     alert_webhook_url: str | None = Field(default=None, description="POST every alert transition here (optional).")
     alert_webhook_secret: str | None = Field(default=None, description="HMAC-SHA256 key for X-Ccpulse-Signature.")
     alert_interval_seconds: float = Field(default=1.0, gt=0, description="How often alert rules are evaluated.")
