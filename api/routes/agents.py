@@ -15,7 +15,8 @@ NOT_FOUND = {404: {"model": ErrorResponse, "description": "Unknown agent"}}
 BAD_RANGE = {422: {"model": ErrorResponse, "description": "Bad granularity, range or format"}}
 
 
-@router.get("", response_model=AgentList, summary="Agents with their current state")
+@router.get("", response_model=AgentList, summary="Agents with their current state",
+            responses={422: {"model": ErrorResponse, "description": "Bad limit or offset"}})
 async def list_agents(
     queue_id: str | None = Query(None, description="Only agents staffed on this queue"),
     team: str | None = None,

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Depends, Query
 from api.deps import get_store
 from api.store import ReadModelStore
 from ccpulse.domain.intervals import iso
-from schemas.api import AlertList
+from schemas.api import AlertList, ErrorResponse
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
 
-@router.get("", response_model=AlertList, summary="Alerts, newest first")
+@router.get("", response_model=AlertList, summary="Alerts, newest first",
+            responses={422: {"model": ErrorResponse, "description": "Bad state or limit"}})
 async def list_alerts(
     state: Literal["firing", "resolved"] | None = Query(None, description="Only alerts in this state"),
     queue_id: str | None = None,
