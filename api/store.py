@@ -61,26 +61,14 @@ class ReadModelStore:
         """Apply one read-model message (an upsert, or a tombstone when ``value`` is None)."""
         kind, _, ident = key.decode().partition("|")
         row = orjson.loads(value) if value is not None else None
-        if kind == "contact":
+        rows = {"contact": self.contacts, "agent": self.agents, "worker": self.workers, "recent": self.recent}.get(kind)
+        if rows is not None:
             if row is None:
-                self.contacts.pop(ident, None)
+                rows.pop(ident, None)
+            elif kind == "recent":
+                self._keep_recent(ident, row)  # bounded: keeps the newest rows only
             else:
-                self.contacts[ident] = row
-        elif kind == "agent":
-            if row is None:
-                self.agents.pop(ident, None)
-            else:
-                self.agents[ident] = row
-        elif kind == "recent":
-            if row is None:
-                self.recent.pop(ident, None)
-            else:
-                self._keep_recent(ident, row)
-        elif kind == "worker":
-            if row is None:
-                self.workers.pop(ident, None)
-            else:
-                self.workers[ident] = row
+                rows[ident] = row
         elif kind == "interval":
             dimension, entity, start = ident.split("|", 2)
             series = self.intervals.setdefault((dimension, entity), {})

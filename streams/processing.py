@@ -23,7 +23,7 @@ from faust.streams import _current_event
 
 from ccpulse.domain.agent import agent_record, fold_agent, prune_agent, time_in_state_delta
 from ccpulse.domain.buckets import apply_delta, dominant_channel, interval_figures, merge_buckets
-from ccpulse.domain.intervals import BUCKET_SECONDS, iso
+from ccpulse.domain.intervals import BUCKET_SECONDS, is_late, iso
 from ccpulse.domain.contact import add_event, diff_contributions, event_record, fold_contact
 from ccpulse.domain.customer import fcr_contributions, prune_customer
 from ccpulse.settings import Settings
@@ -62,18 +62,18 @@ class _Processor:
         self.readmodel = readmodel
         self.stats = WorkerStats()
         self.outbox: list[Any] = []  # futures of sends that must be acknowledged before table writes
-        self.rejected = 0
 
-    async def reject(self, event: faust.EventT, reason: str, message: str, event_id: str | None = None, raw: bytes | None = None) -> None:
+    async def reject(self, event: faust.EventT, reason: str, message: str, event_id: str | None = None) -> None:
+        """Dead-letter the message ``event`` carries."""
         msg = event.message
-        value = raw if raw is not None else msg.value
-        record = deadletter_record(
-            raw=value, key=msg.key, topic=msg.topic, partition=msg.partition, offset=msg.offset,
-            reason=reason, message=message, event_id=event_id,
-        )
-        self.outbox.append(await self.deadletter.send(key=msg.key, value=record))
-        self.rejected += 1
+        await self._dead_letter(msg.key, msg.value, msg.topic, msg.partition, msg.offset, reason, message, event_id)
         log.debug("rejected %s:%s@%s: %s %s", msg.topic, msg.partition, msg.offset, reason, message)
+
+    async def _dead_letter(self, key: bytes | None, raw: bytes | None, topic: str, partition: int, offset: int,
+                           reason: str, message: str, event_id: str | None) -> None:
+        record = deadletter_record(raw=raw, key=key, topic=topic, partition=partition, offset=offset,
+                                   reason=reason, message=message, event_id=event_id)
+        self.outbox.append(await self.deadletter.send(key=key, value=record))
 
     async def accept(self, ev: faust.EventT, mark: float, *, agent_topic: bool) -> Event | None:
         """Decode an input message and check its topic and lateness; rejects (and returns None) otherwise."""
@@ -90,7 +90,7 @@ class _Processor:
             await self.reject(ev, "wrong_topic", f"{event.type} belongs on {where}", event.event_id)
             return None
         lateness = self.settings.lateness_seconds
-        if event.at < mark - lateness:
+        if is_late(event.at, mark, lateness):
             await self.reject(ev, "late", f"event time is {mark - event.at:.0f} s behind the watermark; "
                               f"the lateness bound is {lateness:.0f} s", event.event_id)
             return None
@@ -99,12 +99,7 @@ class _Processor:
     async def reject_stored(self, key: str, rec: dict[str, Any], reason: str, message: str) -> None:
         """Dead-letter an event accepted earlier and kept in an entity's state, with its own origin."""
         topic, _, partition = rec["src"].rpartition(":")
-        record = deadletter_record(
-            raw=rec["raw"].encode(), key=key.encode(), topic=topic, partition=int(partition), offset=rec["off"],
-            reason=reason, message=message, event_id=rec["id"],
-        )
-        self.outbox.append(await self.deadletter.send(key=key.encode(), value=record))
-        self.rejected += 1
+        await self._dead_letter(key.encode(), rec["raw"].encode(), topic, int(partition), rec["off"], reason, message, rec["id"])
 
     async def send_deltas(self, facts: faust.TopicT, delta: dict[str, dict[str, Any]], src: str, offset: int) -> None:
         """Send one event's bucket deltas, numbered so the interval side can drop redeliveries."""
@@ -171,10 +166,9 @@ class ContactProcessor(_Processor):
             return await self.reject(ev, "duplicate", f"event_id {event.event_id} was already received for contact {cid}", event.event_id)
         fold = fold_contact(cid, state["events"], self.sla)
         await self.send_deltas(self.facts, diff_contributions(state["contrib"], fold.contributions), src, msg.offset)
-        if fold.fcr is not None and fold.fcr != state.get("fcr"):
-            customer = fold.summary["customer_id"] if fold.summary else None
-            if customer:
-                self.outbox.append(await self.customer_facts.send(key=customer.encode(), value=orjson.dumps(fold.fcr)))
+        if fold.fcr is not None and fold.fcr != state.get("fcr"):  # fcr exists only for contacts with a customer
+            customer = fold.summary["customer_id"]  # type: ignore[index]
+            self.outbox.append(await self.customer_facts.send(key=customer.encode(), value=orjson.dumps(fold.fcr)))
         state["fcr"] = fold.fcr
         state["contrib"] = fold.contributions
         state["last_t"] = max(state.get("last_t", 0.0), event.at)

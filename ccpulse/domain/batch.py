@@ -14,6 +14,7 @@ from ccpulse.domain.agent import agent_record, fold_agent, prune_agent, time_in_
 from ccpulse.domain.buckets import apply_delta
 from ccpulse.domain.contact import add_event, diff_contributions, event_record, fold_contact
 from ccpulse.domain.customer import fcr_contributions
+from ccpulse.domain.intervals import is_late
 from ccpulse.settings import Settings
 from schemas.events import AgentStateChanged, EventRejected, decode_event
 
@@ -53,7 +54,7 @@ def fold_messages(messages: Iterable[bytes], settings: Settings) -> BatchResult:
         except EventRejected as exc:
             out.rejected.append((offset, exc.reason))
             continue
-        if event.at < mark - settings.lateness_seconds:
+        if is_late(event.at, mark, settings.lateness_seconds):
             out.rejected.append((offset, "late"))
             continue
         mark = max(mark, event.at)

@@ -19,6 +19,7 @@ __all__ = [
     "bucket_start",
     "interval_end",
     "interval_start",
+    "is_late",
     "iso",
     "parse_time",
 ]
@@ -60,6 +61,12 @@ def interval_end(start: float, granularity: str, zone: ZoneInfo) -> float:
         nxt = (local.replace(tzinfo=None) + timedelta(days=1)).replace(tzinfo=zone)
         return datetime(nxt.year, nxt.month, nxt.day, tzinfo=zone).timestamp()
     raise ValueError(f"unknown granularity {granularity!r}; use one of {', '.join(GRANULARITIES)}")
+
+
+def is_late(t: float, watermark: float, lateness: float) -> bool:
+    """An event at ``t`` is late when it lies more than ``lateness`` behind the watermark (the
+    highest event time already seen on its partition) – never judged against the wall clock."""
+    return t < watermark - lateness
 
 
 def iso(t: float, zone: ZoneInfo | None = None) -> str:
