@@ -10,15 +10,18 @@ from typing import Any, Literal
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.responses import Response
+from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
+from api.auth import Principal
+from api.scope import scoped
 from api.store import ReadModelStore
-from api.views import csv_text, entity_rows, team_agents
+from api.views import csv_text, entity_rows, select_queues, team_agents
 from ccpulse.settings import Settings
 from schemas.api import IntervalRow
 
 __all__ = [
-    "CSV_RESPONSE", "INTERVAL_FIELDS", "IntervalQuery", "MAX_RANGE_DAYS", "csv_response", "get_settings", "get_store",
-    "interval_answer", "interval_query",
+    "AUTH_RESPONSES", "CSV_RESPONSE", "get_principal", "metrics_store", "raw_store", "require", "INTERVAL_FIELDS", "IntervalQuery", "MAX_RANGE_DAYS", "csv_response", "get_settings", "get_store",
+    "interval_answer", "interval_query", "queue_selection", "split_ids",
     "known_agent", "known_channel", "known_queue", "known_team",
 ]
 
@@ -35,8 +38,56 @@ CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
 }
 
 
-def get_store(request: Request) -> ReadModelStore:
+#: OpenAPI description of the authentication failures every protected route can answer.
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No API token, or an unknown one", "content": {"application/json": {
+        "example": {"detail": "missing or invalid API token: send Authorization: Bearer <token>"}}}},
+    403: {"description": "The token lacks the scope this endpoint needs", "content": {"application/json": {
+        "example": {"detail": "token 'acme-wallboard' lacks the 'metrics' scope"}}}},
+}
+
+_bearer = HTTPBearer(auto_error=False, description="An API token (`ccpulse token create`).")
+_query_token = APIKeyQuery(name="access_token", auto_error=False,
+                           description="The API token as a query parameter, for EventSource and wallboard URLs.")
+
+
+def get_principal(
+    request: Request,
+    bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    query_token: str | None = Depends(_query_token),
+) -> Principal:
+    """The caller, from the bearer token (or ``access_token``); 401 when missing or unknown."""
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        principal = request.app.state.tokens.lookup(bearer.credentials if bearer else query_token)
+        if principal is None:
+            raise HTTPException(401, "missing or invalid API token: send Authorization: Bearer <token>",
+                                headers={"WWW-Authenticate": "Bearer"})
+        request.state.principal = principal
+    return principal
+
+
+def require(principal: Principal, scope: str) -> Principal:
+    if not principal.can(scope):
+        raise HTTPException(403, f"token {principal.name!r} lacks the {scope!r} scope")
+    return principal
+
+
+def raw_store(request: Request) -> ReadModelStore:
+    """The whole read model, for unauthenticated health checks only."""
     return request.app.state.store
+
+
+def get_store(request: Request, principal: Principal = Depends(get_principal)) -> ReadModelStore:
+    """The read model as the caller may see it (``read`` scope; limited to the token's queues)."""
+    require(principal, "read")
+    return scoped(request.app.state.store, principal.queues)  # type: ignore[return-value]
+
+
+def metrics_store(request: Request, principal: Principal = Depends(get_principal)) -> ReadModelStore:
+    """The read model for ``/metrics`` (``metrics`` scope; limited to the token's queues)."""
+    require(principal, "metrics")
+    return scoped(request.app.state.store, principal.queues)  # type: ignore[return-value]
 
 
 def get_settings(request: Request) -> Settings:
@@ -69,6 +120,26 @@ def known_channel(store: ReadModelStore, channel: str) -> str:
     if channel not in ("voice", "chat", "email"):
         raise HTTPException(status_code=404, detail=f"unknown channel {channel!r}; channels are voice, chat and email")
     return channel
+
+
+# ---- queue selections (list filters) ------------------------------------------------------------
+def split_ids(values: Iterable[str] | None) -> tuple[str, ...]:
+    """``?queue_id=a&queue_id=b,c`` -> ("a", "b", "c") (sorted, deduplicated)."""
+    out: set[str] = set()
+    for value in values or ():
+        out.update(part.strip() for part in value.split(",") if part.strip())
+    return tuple(sorted(out))
+
+
+def queue_selection(
+    queue_id: list[str] | None = Query(None, description="Only these queues (repeatable or comma-separated)"),
+    group: str | None = Query(None, description="Only queues of this queue group (per-queue settings)"),
+    team: str | None = Query(None, description="Only queues staffed now by an agent of this team"),
+    site: str | None = Query(None, description="Only queues staffed now by an agent of this site"),
+    store: ReadModelStore = Depends(get_store),
+) -> frozenset[str] | None:
+    """The queues selected by the filters given; None = every queue the caller may see."""
+    return select_queues(store, split_ids(queue_id), group, team, site)
 
 
 # ---- interval ranges ---------------------------------------------------------------------------

@@ -23,6 +23,8 @@ from ccpulse.settings import Settings
 
 __all__ = ["RECENT_KEEP", "ReadModelStore"]
 
+#: How often the consumer checks that Kafka is reachable and kept its data (seconds).
+BROKER_CHECK_SECONDS = 2.0
 #: Recent-contact rows kept (the newest by ``updated_at``); older ones are dropped on arrival of newer.
 RECENT_KEEP = 5000
 
@@ -54,6 +56,8 @@ class ReadModelStore:
         self.last_update: float | None = None  # wall clock of the last row applied
         self.ready = False
         self.not_ready_reason = "starting: reading the read model"
+        self.lost_data = False  # the broker came back without data this store had read
+        self._last_ends: dict[TopicPartition, int] = {}
         self._task: asyncio.Task[None] | None = None
 
     # ---- applying rows ------------------------------------------------------------------------
@@ -220,7 +224,15 @@ class ReadModelStore:
                 self.alerts.clear(); self.workers.clear()
                 self.recent.clear(); self._recent_heap.clear()
             caught_up = False
+            checked = time.monotonic()
             while True:
+                if self.lost_data:  # nothing read from here on would be right
+                    await asyncio.sleep(1)
+                    continue
+                if time.monotonic() - checked >= BROKER_CHECK_SECONDS:
+                    checked = time.monotonic()
+                    if not await self._broker_ok(consumer, partitions, caught_up):
+                        continue
                 batches = await consumer.getmany(timeout_ms=500, max_records=5000)
                 for tp, messages in batches.items():
                     for message in messages:
@@ -239,6 +251,43 @@ class ReadModelStore:
                         log.info("read model caught up: %d rows", self.rows_applied)
         finally:
             await consumer.stop()
+
+    async def _broker_ok(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition], caught_up: bool) -> bool:
+        """Is Kafka still there, with everything this store has read? Not-ready (with the reason)
+        while it is unreachable; ready again once it answers, if it kept its data.
+
+        A broker that comes back with offsets *behind* what this store has read lost data (the
+        embedded broker keeps everything in memory): the rows served would no longer match Kafka
+        and nothing can repair them from here, so the store stays not-ready and says why.
+        """
+        try:
+            ends = await asyncio.wait_for(consumer.end_offsets(partitions), BROKER_CHECK_SECONDS * 2)
+        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+            if self.ready or not self.not_ready_reason.startswith("lost contact"):
+                log.warning("lost contact with Kafka at %s: %s", self.servers, exc or type(exc).__name__)
+            self.ready = False
+            self.not_ready_reason = f"lost contact with Kafka at {self.servers}; serving the last rows read"
+            await asyncio.sleep(1)
+            return False
+        # End offsets never go down on a broker that keeps its log. (Comparing them with this
+        # consumer's position would not do: the embedded broker counts its end offset in batches.)
+        behind = [tp for tp in partitions if ends[tp] < self._last_ends.get(tp, 0)]
+        self._last_ends.update(ends)
+        if behind:
+            self.ready = False
+            self.not_ready_reason = (
+                f"Kafka at {self.servers} lost data: {behind[0].topic}[{behind[0].partition}] now ends before where it "
+                "ended (a memory-only broker restarted?). The rows served are no longer Kafka's: restart the workers "
+                "and this API once the events are replayed.")
+            if self.lost_data is False:
+                log.error(self.not_ready_reason)
+            self.lost_data = True
+            await asyncio.sleep(1)
+            return False
+        if caught_up and not self.ready:
+            log.info("Kafka at %s is back", self.servers)
+            self.ready, self.not_ready_reason = True, ""
+        return True
 
     def _count_rejection(self, value: bytes | None) -> None:
         try:

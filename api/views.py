@@ -18,8 +18,8 @@ from api.store import ReadModelStore
 log = logging.getLogger("ccpulse.api")
 
 __all__ = [
-    "SURVEY_FIELDS", "agent_view", "centre_live", "csv_text", "entity_rows", "interval_rows", "merged_series", "mixed_sla",
-    "queue_views", "recent_contacts", "series_rows", "staffing_view", "summary_view", "survey_rows", "team_agents",
+    "SURVEY_FIELDS", "agent_view", "mask", "centre_live", "csv_text", "entity_rows", "interval_rows", "merged_series", "mixed_sla",
+    "queue_views", "recent_contacts", "select_queues", "series_rows", "staffing_view", "summary_view", "survey_rows", "team_agents",
 ]
 
 Series = Mapping[int, Mapping[str, Any]]  # bucket start -> {"c": counters, "max_wait_ms": ...}
@@ -131,11 +131,34 @@ def staffing_view(series: Series, sla: QueueSettings, agents_staffed_now: int, n
             "agents_staffed_now": agents_staffed_now}
 
 
-def queue_views(store: ReadModelStore, now: float | None = None, only: str | None = None) -> list[dict[str, Any]]:
-    """Live state, current 15-minute interval, today's figures and staffing of every (or one) queue."""
+def select_queues(store: ReadModelStore, queue_ids: Iterable[str] = (), group: str | None = None,
+                  team: str | None = None, site: str | None = None) -> frozenset[str] | None:
+    """The queues matching every filter given (None when none is given: every queue).
+
+    ``group`` is the queue's configured group; ``team`` and ``site`` select the queues staffed
+    now by an agent of that team or site."""
+    wanted = set(queue_ids)
+    if not (wanted or group or team or site):
+        return None
+    selected = set(store.queue_ids())
+    if wanted:
+        selected &= wanted
+    if group is not None:
+        selected = {q for q in selected if store.settings.queue(q, store.queue_channel(q)).group == group}
+    for field, value in (("team", team), ("site", site)):
+        if value is not None:
+            staffed = {q for row in store.agents.values() if row.get(field) == value for q in row.get("queue_ids") or ()}
+            selected &= staffed
+    return frozenset(selected)
+
+
+def queue_views(store: ReadModelStore, now: float | None = None, only: str | None = None,
+                among: frozenset[str] | None = None) -> list[dict[str, Any]]:
+    """Live state, current 15-minute interval, today's figures and staffing of every queue (or one,
+    or those ``among`` a selection)."""
     now = store.event_now() if now is None else now
     zone = store.settings.zone
-    ids = [only] if only else store.queue_ids()
+    ids = [only] if only else [q for q in store.queue_ids() if among is None or q in among]
     live = queue_live(ids, store.contacts.values(), store.agents.values())
     views = []
     for queue_id in ids:
@@ -148,6 +171,7 @@ def queue_views(store: ReadModelStore, now: float | None = None, only: str | Non
         views.append({
             "queue_id": queue_id,
             "name": sla.name or queue_id,
+            "group": sla.group,
             "channel": channel,
             "sl_threshold_seconds": sla.sl_threshold_seconds,
             "sl_target": sla.sl_target,
@@ -217,14 +241,24 @@ def survey_rows(store: ReadModelStore, queue_id: str | None, agent_id: str | Non
 
 
 # ---- contacts ------------------------------------------------------------------------------------
+def mask(value: str | None) -> str | None:
+    """``cust-47`` -> ``c***7``: first and last character only (``***`` when too short to keep any)."""
+    if value is None:
+        return None
+    text = str(value)
+    return "***" if len(text) < 3 else f"{text[0]}***{text[-1]}"
+
+
 def _iso_or_none(t: float | None) -> str | None:
     return None if t is None else iso(t)
 
 
 def recent_contacts(store: ReadModelStore, *, queue_id: str | None = None, agent_id: str | None = None,
                     channel: str | None = None, outcome: str | None = None, breached: bool | None = None,
-                    max_csat: int | None = None, limit: int = 50) -> tuple[list[dict[str, Any]], int]:
-    """The newest contacts (by ``updated_at``, then id) matching every filter given; (rows, matches)."""
+                    max_csat: int | None = None, limit: int = 50,
+                    customer_ids: bool = False) -> tuple[list[dict[str, Any]], int]:
+    """The newest contacts (by ``updated_at``, then id) matching every filter given; (rows, matches).
+    Customer ids are masked unless ``customer_ids``."""
     rows = [
         row for row in store.recent.values()
         if (queue_id is None or row.get("queue_id") == queue_id)
@@ -239,7 +273,7 @@ def recent_contacts(store: ReadModelStore, *, queue_id: str | None = None, agent
     for row in rows[:limit]:
         out.append({
             "contact_id": row["contact_id"],
-            "customer_id": row.get("customer_id"),
+            "customer_id": row.get("customer_id") if customer_ids else mask(row.get("customer_id")),
             "channel": row.get("channel") or "voice",
             "queue_id": row.get("queue_id"),
             "agent_id": row.get("agent_id"),

@@ -130,6 +130,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         env["CCPULSE_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
         env.setdefault("CCPULSE_RECOVERY_CONSISTENCY_CHECK", "false")  # see README: embedded broker
         print(f"ccpulse demo: embedded broker on {broker.bootstrap_servers} (memory only: demo use)", flush=True)
+    env.setdefault("CCPULSE_AUTH_ENABLED", "false")  # a demo on loopback; the banner below says so
     servers = env.get("CCPULSE_BOOTSTRAP_SERVERS", settings.kafka_servers)
     env.setdefault("CCPULSE_LOG_LEVEL", "warning")
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
@@ -142,8 +143,10 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
             sim = [*me, "simulate", "--speed", str(args.speed)] + (["--seed", str(args.seed)] if args.seed is not None else [])
             children.append(("simulator", subprocess.Popen(sim, env=env)))
         url = f"http://{settings.api_host}:{settings.api_port}"
-        print(f"ccpulse demo: API and wallboard on {url}  (try: curl {url}/api/v1/queues)\n"
-              f"ccpulse demo: authentication is disabled in the demo. Ctrl-C stops everything.", flush=True)
+        auth = ("authentication is DISABLED in the demo (anyone reaching the port reads everything)"
+                if env["CCPULSE_AUTH_ENABLED"].lower() in ("false", "0", "no") else "API tokens required")
+        print(f"ccpulse demo: wallboard on {url}/wallboard, API on {url}/api/v1/queues, docs on {url}/docs\n"
+              f"ccpulse demo: {auth}. Ctrl-C stops everything.", flush=True)
         while True:
             for name, proc in children:
                 if proc.poll() is not None:
@@ -179,6 +182,8 @@ COMMANDS: dict[str, tuple[str, str | None, str | None, str]] = {
     "api": ("run the read API, wallboard and /metrics", None, "_api_args", "_api"),
     "simulate": ("produce a realistic multichannel event stream", "ccpulse.simulate", "add_arguments", "run"),
     "replay": ("send a JSONL file of events to Kafka in file order", "ccpulse.replay", "add_arguments", "run"),
+    "token": ("create an API token (prints the token once and its hashed configuration entry)", "api.auth",
+              "add_arguments", "run"),
     "schemas": ("write the JSON Schema files of the event contract", "schemas.jsonschema", "add_arguments", "run"),
 }
 

@@ -8,6 +8,7 @@ process creates topics the same way; Faust agents and tables are declared in
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
 import orjson
@@ -29,6 +30,8 @@ __all__ = [
 ]
 
 DAY_MS = 24 * 3600 * 1000
+
+log = logging.getLogger("ccpulse.kafka")
 
 
 class KafkaUnreachable(RuntimeError):
@@ -106,11 +109,30 @@ async def ensure_topics(settings: Settings, servers: str | None = None, timeout:
 
 
 async def start_producer(servers: str, **kwargs: object) -> AIOKafkaProducer:
-    """A started producer with ccpulse's defaults, or :class:`KafkaUnreachable`."""
-    producer = AIOKafkaProducer(bootstrap_servers=servers, linger_ms=5, **kwargs)  # type: ignore[arg-type]
-    try:
-        await asyncio.wait_for(producer.start(), 20)
-    except (KafkaConnectionError, KafkaError, OSError, asyncio.TimeoutError):
-        await producer.stop()
-        raise KafkaUnreachable(servers) from None
-    return producer
+    """A started producer with ccpulse's defaults, or :class:`KafkaUnreachable`.
+
+    Defaults: ``acks=all`` and idempotence, so a retried send cannot duplicate or reorder a
+    record. A broker without idempotent producers (the embedded Tansu broker answers
+    InitProducerId with an error) gets a plain ``acks=all`` producer instead; the duplicates
+    a retry could then write are removed downstream by ``event_id``.
+    """
+    options: dict[str, object] = {"linger_ms": 5, "acks": "all", "enable_idempotence": True, **kwargs}
+    while True:
+        producer = AIOKafkaProducer(bootstrap_servers=servers, **options)  # type: ignore[arg-type]
+        sender_log = logging.getLogger("aiokafka.producer.sender")
+        level = sender_log.level
+        sender_log.setLevel(logging.CRITICAL)  # a refused InitProducerId is handled below, not an error
+        try:
+            await asyncio.wait_for(producer.start(), 20)
+            return producer
+        except (KafkaConnectionError, OSError, asyncio.TimeoutError):
+            await producer.stop()
+            raise KafkaUnreachable(servers) from None
+        except KafkaError as exc:
+            await producer.stop()
+            if not options.get("enable_idempotence"):
+                raise KafkaUnreachable(servers) from exc
+            log.info("the broker at %s refused an idempotent producer (%s); using acks=all without it", servers, exc)
+            options["enable_idempotence"] = False
+        finally:
+            sender_log.setLevel(level)

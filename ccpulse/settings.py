@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-__all__ = ["QueueSettings", "Settings", "SlFormula", "Topics", "get_settings"]
+__all__ = ["ApiToken", "QueueSettings", "Settings", "SlFormula", "Topics", "get_settings"]
 
 #: The service-level formulas a queue can choose (see docs/metrics.md).
 SlFormula = Literal[
@@ -43,6 +43,17 @@ class QueueSettings(BaseModel):
     alert_min_contacts: int = Field(default=10, ge=1, description="Ratio alerts need at least this many contacts.")
     alert_for_seconds: float = Field(default=30, ge=0, description="Ratio conditions must hold this long to fire.")
     alert_clear_seconds: float = Field(default=60, ge=0, description="A condition must be clear this long to resolve.")
+
+
+class ApiToken(BaseModel):
+    """One API token: its SHA-256 (never the token itself), scopes and optional queue limit."""
+
+    name: str = Field(min_length=1, description="Who holds the token (shown in logs), e.g. \"acme-wallboard\".")
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$", description="Hex SHA-256 of the token (`ccpulse token create`).")
+    scopes: list[Literal["read", "metrics", "ingest", "customer_ids"]] = Field(
+        default_factory=lambda: ["read"], description="read, metrics, ingest, customer_ids (unmasked customer ids).")
+    queues: list[str] | None = Field(default=None, description="Only these queues (with queue_groups: either).")
+    queue_groups: list[str] | None = Field(default=None, description="Only the queues of these groups.")
 
 
 class Topics(BaseModel):
@@ -106,6 +117,11 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(
         default_factory=list, description="Browser origins allowed to call the API (CORS), e.g. [\"https://wall.example\"]."
     )
+    auth_enabled: bool = Field(
+        default=True, description="Require an API token on every endpoint but /healthz, /readyz and the wallboard "
+        "page. Turn off only for demos (`ccpulse demo` does, and says so).")
+    api_tokens: list[ApiToken] = Field(default_factory=list, description="Accepted API tokens (hashes).")
+    api_tokens_file: Path | None = Field(default=None, description="TOML file with more tokens as [[tokens]] tables.")
     alert_webhook_url: str | None = Field(default=None, description="POST every alert transition here (optional).")
     alert_webhook_secret: str | None = Field(default=None, description="HMAC-SHA256 key for X-Ccpulse-Signature.")
     alert_interval_seconds: float = Field(default=1.0, gt=0, description="How often alert rules are evaluated.")

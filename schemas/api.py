@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "AgentIntervals", "AgentList", "AgentRow", "CentreLive", "ChannelIntervals", "ChannelSummary", "ErrorResponse",
-    "Health", "IntervalList", "IntervalRow", "IntervalSeries", "QueueIntervals", "QueueLive", "QueueList", "QueueView",
+    "Health", "IngestResponse", "IngestResult", "IntervalList", "IntervalRow", "IntervalSeries", "QueueIntervals", "QueueLive", "QueueList", "QueueView",
     "RecentContact", "RecentList", "Staffing", "Summary", "SurveyList", "SurveyRow", "TeamIntervals",
 ]
 
@@ -162,6 +162,7 @@ class Staffing(BaseModel):
 class QueueView(BaseModel):
     queue_id: str
     name: str
+    group: str | None = Field(description="The queue's group (settings), for filters and wallboard rotation.")
     channel: Channel
     sl_threshold_seconds: float
     sl_target: float
@@ -258,7 +259,8 @@ class RecentContact(BaseModel):
     """One recent contact's story (drill-down behind a breach or a poor score)."""
 
     contact_id: str = Field(examples=["c-000123"])
-    customer_id: str | None = Field(examples=["cust-42"])
+    customer_id: str | None = Field(description="Masked (first and last character only) unless the token has the "
+                                    "customer_ids scope.", examples=["c***2"])
     channel: Channel
     queue_id: str | None = Field(examples=["billing"])
     agent_id: str | None = Field(examples=["a17"])
@@ -300,14 +302,15 @@ class AlertList(BaseModel):
 
 
 class WaitingContact(BaseModel):
-    """A contact waiting in a queue now (customer id masked: no authentication exists yet)."""
+    """A contact waiting in a queue now."""
 
     contact_id: str = Field(examples=["c-000123"])
     channel: Channel
     queued_at: datetime
     wait_seconds: float = Field(description="Wait so far, by the read model's event clock.", examples=[48.2])
     priority: int = Field(examples=[0])
-    customer_id: str | None = Field(description="Masked: first and last character only.", examples=["c***7"])
+    customer_id: str | None = Field(description="Masked (first and last character only) unless the token has the "
+                                    "customer_ids scope.", examples=["c***7"])
 
 
 class QueueContacts(BaseModel):
@@ -324,3 +327,36 @@ class StreamSnapshot(BaseModel):
     queues: list[QueueView]
     agents: list[AgentRow] = Field(description="Logged-in agents (staffed on a filtered queue when filtered).")
     alerts: list[Alert] = Field(description="Firing alerts, critical first.")
+    auth_disabled: bool = Field(default=False, description="True when the API runs without authentication (demo).")
+
+
+class IngestResult(BaseModel):
+    """What happened to one event of an ingest batch."""
+
+    index: int = Field(description="Position of the event in the batch (0-based).")
+    event_id: str | None = Field(description="The event's event_id, when it has one.", examples=["ev-000123"])
+    status: Literal["accepted", "rejected"]
+    reason: str | None = Field(default=None, description="Why it was rejected (the dead-letter reason).",
+                               examples=["score_out_of_scale"])
+    message: str | None = Field(default=None, examples=["score: 9 is outside the csat scale 1..5"])
+    topic: str | None = Field(default=None, description="Where an accepted event was written.",
+                              examples=["cc.survey-events"])
+    partition: int | None = None
+    offset: int | None = None
+
+
+class IngestResponse(BaseModel):
+    """``202``: every accepted event is in Kafka (acknowledged by all in-sync replicas); every rejected
+    one is in the dead-letter topic with its original bytes and the reason."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "accepted": 1, "rejected": 1, "results": [
+            {"index": 0, "event_id": "ev-1", "status": "accepted", "reason": None, "message": None,
+             "topic": "cc.survey-events", "partition": 2, "offset": 917},
+            {"index": 1, "event_id": "ev-2", "status": "rejected", "reason": "score_out_of_scale",
+             "message": "score: 9 is outside the csat scale 1..5", "topic": None, "partition": None, "offset": None},
+        ]}]})
+
+    accepted: int
+    rejected: int
+    results: list[IngestResult]

@@ -24,6 +24,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from api.auth import hash_token
 from ccpulse.broker import BrokerUnavailable, EmbeddedBroker, free_port, wait_for_port
 from ccpulse.kafka import ensure_topics, start_producer, topic_for_type
 from ccpulse.settings import Settings, Topics
@@ -48,11 +49,23 @@ def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
+def _auth_env(tokens: dict[str, list[str] | tuple[list[str], list[str]]]) -> dict[str, str]:
+    entries = []
+    for i, (token, spec) in enumerate(tokens.items()):
+        scopes, queues = spec if isinstance(spec, tuple) else (spec, None)
+        entries.append({"name": f"test-token-{i}", "sha256": hash_token(token), "scopes": scopes, "queues": queues})
+    return {"CCPULSE_AUTH_ENABLED": "true", "CCPULSE_API_TOKENS": orjson.dumps(entries).decode()}
+
+
 class Stack:
     """Worker(s) and an API on the session broker, isolated by topic prefix and app id."""
 
-    def __init__(self, broker: EmbeddedBroker, workdir: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, broker: EmbeddedBroker, workdir: Path, extra_env: dict[str, str] | None = None,
+                 tokens: dict[str, list[str] | tuple[list[str], list[str]]] | None = None) -> None:
+        """``tokens``: token -> scopes, or (scopes, queues), turns authentication on; ``get`` then sends
+        the first token unless told otherwise."""
         self.broker = broker
+        self.token = next(iter(tokens), None) if tokens else None
         self.workdir = workdir
         self.prefix = f"t{next(_stack_ids)}-{uuid.uuid4().hex[:6]}"
         self.api_port = free_port()
@@ -64,7 +77,9 @@ class Stack:
             "CCPULSE_API_PORT": str(self.api_port),
             "CCPULSE_LOG_LEVEL": "warning",
             "CCPULSE_PUBLISH_INTERVAL_SECONDS": "0.1",
+            "CCPULSE_AUTH_ENABLED": "false",  # tests/integration/test_auth.py turns it on
             **{f"CCPULSE_TOPICS__{name.upper()}": f"{self.prefix}.{fields[name].default}" for name in fields},
+            **(_auth_env(tokens) if tokens else {}),
             **(extra_env or {}),
         }
         self.settings = Settings(**self._settings_kwargs())
@@ -174,8 +189,10 @@ class Stack:
 
         return run(go())
 
-    def get(self, path: str, **params: Any) -> httpx.Response:
-        return httpx.get(self.url + path, params=params, timeout=10)
+    def get(self, path: str, token: str | None = None, **params: Any) -> httpx.Response:
+        token = token or self.token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.get(self.url + path, params=params, headers=headers, timeout=10)
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 90.0, what: str = "condition") -> Any:
         """Poll ``predicate`` until it returns something truthy; fail with the logs otherwise."""
@@ -199,10 +216,10 @@ class Stack:
 def stack_factory(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Callable[..., Stack]]:
     stacks: list[Stack] = []
 
-    def make(extra_env: dict[str, str] | None = None) -> Stack:
+    def make(extra_env: dict[str, str] | None = None, tokens: dict[str, Any] | None = None) -> Stack:
         directory = tmp_path / f"stack{len(stacks)}"
         directory.mkdir()
-        stack = Stack(broker, directory, extra_env)
+        stack = Stack(broker, directory, extra_env, tokens)
         stacks.append(stack)
         return stack
 

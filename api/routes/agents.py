@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 
 from api.deps import CSV_RESPONSE, IntervalQuery, get_store, interval_answer, interval_query, known_agent
 from api.store import ReadModelStore
-from api.views import agent_view
+from api.views import agent_view, select_queues
 from schemas.api import AgentIntervals, AgentList, AgentRow, ErrorResponse
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
@@ -19,6 +19,7 @@ BAD_RANGE = {422: {"model": ErrorResponse, "description": "Bad granularity, rang
             responses={422: {"model": ErrorResponse, "description": "Bad limit or offset"}})
 async def list_agents(
     queue_id: str | None = Query(None, description="Only agents staffed on this queue"),
+    group: str | None = Query(None, description="Only agents staffed on a queue of this queue group"),
     team: str | None = None,
     site: str | None = Query(None, description="Only agents of this site"),
     state: str | None = None,
@@ -28,10 +29,12 @@ async def list_agents(
     store: ReadModelStore = Depends(get_store),
 ) -> dict:
     now = store.event_now()
+    grouped = select_queues(store, group=group) if group is not None else None
     rows = [
         row for row in store.agents.values()
         if (include_offline or row["state"] != "offline" or state == "offline")
         and (queue_id is None or queue_id in (row.get("queue_ids") or ()))
+        and (grouped is None or grouped.intersection(row.get("queue_ids") or ()))
         and (team is None or row.get("team") == team)
         and (site is None or row.get("site") == site)
         and (state is None or row["state"] == state)

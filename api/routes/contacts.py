@@ -6,7 +6,8 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from api.deps import get_store
+from api.auth import Principal
+from api.deps import get_principal, get_store
 from api.store import ReadModelStore
 from api.views import recent_contacts
 from schemas.api import ErrorResponse, RecentList
@@ -27,7 +28,9 @@ async def recent(
     max_csat: int | None = Query(None, ge=0, description="Only contacts with a CSAT answer at or below this score"),
     limit: int = Query(50, ge=1, le=500),
     store: ReadModelStore = Depends(get_store),
+    principal: Principal = Depends(get_principal),
 ) -> dict:
     rows, total = recent_contacts(store, queue_id=queue_id, agent_id=agent_id, channel=channel, outcome=outcome,
-                                  breached=breached, max_csat=max_csat, limit=limit)
+                                  breached=breached, max_csat=max_csat, limit=limit,
+                                  customer_ids=principal.can("customer_ids"))
     return {"contacts": rows, "total": total}

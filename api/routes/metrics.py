@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
-from api.deps import get_store
+from api.deps import metrics_store
 from api.store import ReadModelStore
 from api.views import queue_views
 from ccpulse.domain.buckets import merge_buckets
@@ -179,5 +179,5 @@ def registry_for(store: ReadModelStore) -> CollectorRegistry:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(store: ReadModelStore = Depends(get_store)) -> Response:
+async def metrics(store: ReadModelStore = Depends(metrics_store)) -> Response:
     return Response(generate_latest(registry_for(store)), media_type=CONTENT_TYPE_LATEST)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from api.deps import CSV_RESPONSE, IntervalQuery, get_store, interval_answer, interval_query, known_queue
+from api.auth import Principal
+from api.deps import (CSV_RESPONSE, IntervalQuery, get_principal, get_store, interval_answer, interval_query,
+                      known_queue, queue_selection)
 from api.store import ReadModelStore
-from api.views import queue_views
+from api.views import mask, queue_views
 from ccpulse.domain.intervals import iso
-from schemas.api import ErrorResponse, QueueIntervals, QueueList, QueueView
+from schemas.api import ErrorResponse, QueueContacts, QueueIntervals, QueueList, QueueView
 
 router = APIRouter(prefix="/api/v1/queues", tags=["queues"])
 NOT_FOUND = {404: {"model": ErrorResponse, "description": "Unknown queue"}}
@@ -17,9 +19,10 @@ BAD_RANGE = {422: {"model": ErrorResponse, "description": "Bad granularity, rang
 
 
 @router.get("", response_model=QueueList, summary="Every queue: live state, current interval, today and staffing")
-async def list_queues(store: ReadModelStore = Depends(get_store)) -> dict:
+async def list_queues(store: ReadModelStore = Depends(get_store),
+                      selection: frozenset[str] | None = Depends(queue_selection)) -> dict:
     now = store.event_now()
-    return {"generated_at": iso(now), "queues": queue_views(store, now)}
+    return {"generated_at": iso(now), "queues": queue_views(store, now, among=selection)}
 
 
 @router.get("/{queue_id}", response_model=QueueView, responses=NOT_FOUND, summary="One queue")
@@ -32,3 +35,26 @@ async def get_queue(queue_id: str, store: ReadModelStore = Depends(get_store)) -
 async def queue_intervals(queue_id: str, q: IntervalQuery = Depends(interval_query),
                           store: ReadModelStore = Depends(get_store)):
     return interval_answer(store, "queue", known_queue(store, queue_id), "queue_id", q)
+
+
+@router.get("/{queue_id}/contacts", response_model=QueueContacts, responses=NOT_FOUND,
+            summary="The contacts waiting in a queue now, longest wait first")
+async def queue_contacts(queue_id: str, store: ReadModelStore = Depends(get_store),
+                         principal: Principal = Depends(get_principal)) -> dict:
+    known_queue(store, queue_id)
+    now = store.event_now()
+    rows = [row for row in store.contacts.values()
+            if row.get("queue_id") == queue_id and row.get("status") == "waiting" and row.get("queued_at") is not None]
+    rows.sort(key=lambda r: (r["queued_at"], r.get("contact_id") or ""))
+    return {
+        "queue_id": queue_id,
+        "generated_at": iso(now),
+        "contacts": [{
+            "contact_id": row["contact_id"],
+            "channel": row.get("channel") or "voice",
+            "queued_at": iso(row["queued_at"]),
+            "wait_seconds": round(max(0.0, now - row["queued_at"]), 3),
+            "priority": int(row.get("priority") or 0),
+            "customer_id": row.get("customer_id") if principal.can("customer_ids") else mask(row.get("customer_id")),
+        } for row in rows],
+    }

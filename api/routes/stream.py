@@ -11,18 +11,21 @@ import signal
 import threading
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from api.deps import get_store
+from api.auth import Principal
+from api.deps import get_principal, require, split_ids
+from api.scope import scoped
 from api.store import ReadModelStore
-from api.views import agent_view, queue_views, summary_view
+from api.views import agent_view, queue_views, select_queues, summary_view
 from ccpulse.domain.intervals import iso
 
-__all__ = ["SnapshotCache", "build_snapshot", "parse_queue_filter", "router"]
+__all__ = ["SnapshotCache", "StreamFilter", "build_snapshot", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["stream"])
 
@@ -32,25 +35,17 @@ PERIOD = 1.0
 CACHE_SIZE = 64
 
 
-def parse_queue_filter(values: list[str] | None) -> tuple[str, ...]:
-    """``?queue_id=a&queue_id=b,c`` -> ("a", "b", "c") (sorted, deduplicated); () = every queue."""
-    out: set[str] = set()
-    for value in values or ():
-        out.update(part.strip() for part in value.split(",") if part.strip())
-    return tuple(sorted(out))
-
-
-def build_snapshot(store: ReadModelStore, queues: tuple[str, ...] = (), now: float | None = None) -> dict[str, Any]:
-    """One snapshot: the centre, the (filtered) queues, their logged-in agents and firing alerts."""
+def build_snapshot(store: ReadModelStore, queues: frozenset[str] | None = None, now: float | None = None,
+                   auth_disabled: bool = False) -> dict[str, Any]:
+    """One snapshot: the centre, the selected queues (None = all), their logged-in agents and firing alerts."""
     now = store.event_now() if now is None else now
-    wanted = set(queues)
-    queue_rows = [q for q in queue_views(store, now) if not wanted or q["queue_id"] in wanted]
+    queue_rows = queue_views(store, now, among=queues)
     agents = [agent_view(row, now) for row in store.agents.values()
               if row.get("state") != "offline"
-              and (not wanted or wanted.intersection(row.get("queue_ids") or ()))]
+              and (queues is None or queues.intersection(row.get("queue_ids") or ()))]
     agents.sort(key=lambda a: a["agent_id"])
     alerts = [a for a in store.alerts.values()
-              if a.get("state") == "firing" and (not wanted or a.get("queue_id") in wanted)]
+              if a.get("state") == "firing" and (queues is None or a.get("queue_id") in queues)]
     alerts.sort(key=lambda a: (0 if a.get("severity") == "critical" else 1, -a["started_at"], a["id"]))
     return {
         "generated_at": iso(now),
@@ -60,29 +55,45 @@ def build_snapshot(store: ReadModelStore, queues: tuple[str, ...] = (), now: flo
         "alerts": [{**a, "started_at": iso(a["started_at"]),
                     "resolved_at": iso(a["resolved_at"]) if a.get("resolved_at") is not None else None}
                    for a in alerts],
+        "auth_disabled": auth_disabled,
     }
+
+
+@dataclass(frozen=True)
+class StreamFilter:
+    """What one client asked for, within what its token may see. Resolved at every build, so a
+    team or site filter follows staffing changes while the stream is open."""
+
+    scope: frozenset[str] | None = None  # the token's queues (None = every queue)
+    queue_ids: tuple[str, ...] = ()
+    group: str | None = None
+    team: str | None = None
+    site: str | None = None
 
 
 class SnapshotCache:
     """Serialized snapshots by filter, rebuilt when older than ``max_age`` seconds."""
 
-    def __init__(self, store: ReadModelStore, max_age: float = PERIOD) -> None:
+    def __init__(self, store: ReadModelStore, max_age: float = PERIOD, auth_disabled: bool = False) -> None:
         self.store = store
         self.max_age = max_age
-        self._entries: dict[tuple[str, ...], tuple[float, bytes]] = {}
+        self.auth_disabled = auth_disabled
+        self._entries: dict[StreamFilter, tuple[float, bytes]] = {}
         self.builds = 0
 
-    def get(self, queues: tuple[str, ...]) -> bytes:
+    def get(self, wanted: StreamFilter = StreamFilter()) -> bytes:
         clock = time.monotonic()
-        entry = self._entries.get(queues)
+        entry = self._entries.get(wanted)
         if entry is not None and clock - entry[0] < self.max_age:
             return entry[1]
-        data = orjson.dumps(build_snapshot(self.store, queues))
+        visible = scoped(self.store, wanted.scope)
+        queues = select_queues(visible, wanted.queue_ids, wanted.group, wanted.team, wanted.site)  # type: ignore[arg-type]
+        data = orjson.dumps(build_snapshot(visible, queues, auth_disabled=self.auth_disabled))  # type: ignore[arg-type]
         self.builds += 1
-        if len(self._entries) >= CACHE_SIZE and queues not in self._entries:
+        if len(self._entries) >= CACHE_SIZE and wanted not in self._entries:
             # Drop the stalest filter.
             del self._entries[min(self._entries, key=lambda k: self._entries[k][0])]
-        self._entries[queues] = (clock, data)
+        self._entries[wanted] = (clock, data)
         return data
 
 
@@ -91,7 +102,7 @@ def snapshot_cache(request: Request) -> SnapshotCache:
     store = request.app.state.store
     cache = getattr(state, "snapshot_cache", None)
     if cache is None or cache.store is not store:
-        cache = state.snapshot_cache = SnapshotCache(store)
+        cache = state.snapshot_cache = SnapshotCache(store, auth_disabled=not state.tokens.enabled)
     return cache
 
 
@@ -122,10 +133,10 @@ def _watch_shutdown() -> None:
         signal.signal(sig, handler)
 
 
-async def _events(request: Request, cache: SnapshotCache, queues: tuple[str, ...]) -> AsyncIterator[bytes]:
+async def _events(request: Request, cache: SnapshotCache, wanted: StreamFilter) -> AsyncIterator[bytes]:
     yield b"retry: 2000\n\n"  # EventSource reconnects 2 s after the API went away
     while not _shutdown.is_set() and not await request.is_disconnected():
-        yield b"event: snapshot\ndata: " + cache.get(queues) + b"\n\n"
+        yield b"event: snapshot\ndata: " + cache.get(wanted) + b"\n\n"
         await asyncio.sleep(PERIOD / 2)
         if _shutdown.is_set() or await request.is_disconnected():
             break
@@ -144,9 +155,13 @@ async def _events(request: Request, cache: SnapshotCache, queues: tuple[str, ...
 async def stream(
     request: Request,
     queue_id: list[str] | None = Query(None, description="Only these queues (repeatable or comma-separated)"),
-    store: ReadModelStore = Depends(get_store),
+    group: str | None = Query(None, description="Only queues of this queue group"),
+    team: str | None = Query(None, description="Only queues staffed by an agent of this team"),
+    site: str | None = Query(None, description="Only queues staffed by an agent of this site"),
+    principal: Principal = Depends(get_principal),
 ) -> StreamingResponse:
-    queues = parse_queue_filter(queue_id)
+    require(principal, "read")
+    wanted = StreamFilter(principal.queues, split_ids(queue_id), group, team, site)
     _watch_shutdown()
-    return StreamingResponse(_events(request, snapshot_cache(request), queues), media_type="text/event-stream",
+    return StreamingResponse(_events(request, snapshot_cache(request), wanted), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

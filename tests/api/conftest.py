@@ -58,7 +58,8 @@ def recent(store: ReadModelStore, contact_id: str, updated_at: float, **fields: 
 
 
 def make_settings(**overrides: Any) -> Settings:
-    return Settings(timezone="UTC", **overrides)
+    """Settings of the API tests; authentication is off unless a test turns it on (see test_auth.py)."""
+    return Settings(timezone="UTC", **{"auth_enabled": False, **overrides})
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ import orjson
 import pytest
 
 from api.routes import stream as stream_module
-from api.routes.stream import SnapshotCache, parse_queue_filter
-from api.routes.wallboard import mask
+from api.deps import split_ids
+from api.routes.stream import SnapshotCache, StreamFilter
+from api.views import mask
 from tests.api.conftest import NOW, contact, put
 
 
@@ -47,7 +48,9 @@ async def _read_sse(app: Any, query: str = "", events: int = 1, disconnect: bool
              "query_string": query.encode(), "headers": [(b"host", b"test")], "client": ("127.0.0.1", 1),
              "server": ("test", 80)}
     await asyncio.wait_for(app(scope, receive, send), timeout=10)
-    frames = []
+    frames: list[tuple[str, str]] = []
+    if status != 200:  # an error answer (401, 403, 422) is JSON, not a stream
+        return status, headers, [("error", body.decode())]
     for block in body.decode().split("\n\n"):
         lines = [line for line in block.split("\n") if line]
         if not lines:
@@ -122,19 +125,19 @@ def test_stream_ends_on_server_shutdown(app, centre, frozen, monkeypatch) -> Non
 def test_snapshot_built_once_per_period_and_shared(centre, monkeypatch) -> None:
     monkeypatch.setattr(centre, "event_now", lambda: NOW)
     cache = SnapshotCache(centre, max_age=60)
-    first = cache.get(("sales",))
+    first = cache.get(StreamFilter(queue_ids=("sales",)))
     contact(centre, "c9", "waiting", "sales", "voice", NOW - 1)
-    assert cache.get(("sales",)) is first  # shared until it ages
+    assert cache.get(StreamFilter(queue_ids=("sales",))) is first  # shared until it ages
     assert cache.builds == 1
-    cache.get(())
+    cache.get(StreamFilter())
     assert cache.builds == 2  # another filter, another snapshot
     cache.max_age = 0
-    assert orjson.loads(cache.get(("sales",)))["queues"][0]["live"]["waiting"] == 2
+    assert orjson.loads(cache.get(StreamFilter(queue_ids=("sales",))))["queues"][0]["live"]["waiting"] == 2
 
 
-def test_parse_queue_filter() -> None:
-    assert parse_queue_filter(None) == ()
-    assert parse_queue_filter(["b,a", "c", " a ,"]) == ("a", "b", "c")
+def test_split_ids() -> None:
+    assert split_ids(None) == ()
+    assert split_ids(["b,a", "c", " a ,"]) == ("a", "b", "c")
 
 
 def test_queue_contacts_longest_first_and_masked(client, centre, frozen) -> None:

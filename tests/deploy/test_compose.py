@@ -251,7 +251,7 @@ def test_simulator_is_optional() -> None:
 def test_no_secrets() -> None:
     for name, svc in services().items():
         for var, value in environment(svc).items():
-            if re.search(r"PASSWORD|SECRET|TOKEN|CREDENTIAL|API_KEY", var):
+            if re.search(r"PASSWORD|SECRET|TOKEN|CREDENTIAL|API_KEY", var) and not var.endswith("_FILE"):
                 pytest.fail(f"{name}: {var} looks like a secret; compose files must not carry credentials")
             assert not re.search(r"://[^/\s:@]+:[^/\s@]+@", value), f"{name}: {var} embeds credentials"
 
@@ -285,3 +285,23 @@ def test_dockerfile_copies_every_package_and_existing_sources() -> None:
     assert packages <= copied, f"the image misses packages: {sorted(packages - copied)}"
     assert "pyproject.toml" in copied
     assert project["project"]["scripts"]["ccpulse"] == "ccpulse.cli:main"
+
+
+def test_api_tokens_file_is_mounted_and_prometheus_scrapes_with_a_metrics_token() -> None:
+    """The API reads hashed tokens from the mounted file; Prometheus' scrape token is one of them,
+    with the metrics scope (the compose stack runs with authentication on)."""
+    from api.auth import TokenRegistry
+    from ccpulse.settings import Settings
+
+    api = services()["api"]
+    path = environment(api)["CCPULSE_API_TOKENS_FILE"]
+    [mount] = [v for v in api["volumes"] if v.endswith(":ro") and path.startswith(v.split(":")[1])]
+    local = ROOT / mount.split(":")[0] / path[len(mount.split(":")[1]):].lstrip("/")
+    assert local.exists(), local
+    assert "CCPULSE_AUTH_ENABLED" not in environment(api)  # on, the default
+    prometheus = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    [job] = [j for j in prometheus["scrape_configs"] if j["job_name"] == "ccpulse-api"]
+    token = (ROOT / "deploy/prometheus" / job["authorization"]["credentials_file"]).read_text().strip()
+    principal = TokenRegistry(Settings(api_tokens_file=local)).lookup(token)
+    assert principal is not None and principal.can("metrics") and principal.queues is None
+    assert token not in local.read_text()  # only its hash is configured

@@ -22,13 +22,18 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
+READ_TOKEN, METRICS_TOKEN = "ccp_alerting-read", "ccp_alerting-scrape"
+
+
 @pytest.fixture
 def alert_stack(broker, tmp_path):
     from tests.conftest import Stack
 
     config = tmp_path / "queues.toml"
     config.write_text("[queues.hot]\nsl_threshold_seconds = 20\nalert_clear_seconds = 2\n")
-    stack = Stack(broker, tmp_path, {"CCPULSE_CONFIG_FILE": str(config)}).start(workers=1)
+    # Authentication on, as deployed: Prometheus scrapes with a metrics token from a credentials file.
+    stack = Stack(broker, tmp_path, {"CCPULSE_CONFIG_FILE": str(config)},
+                  tokens={READ_TOKEN: ["read"], METRICS_TOKEN: ["metrics"]}).start(workers=1)
     yield stack
     stack.stop()
 
@@ -41,8 +46,11 @@ def prometheus(alert_stack, tmp_path):
     port = free_port()
     config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
     config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
-    config["scrape_configs"] = [{"job_name": "ccpulse-api", "scrape_interval": "1s",
-                                 "static_configs": [{"targets": [f"127.0.0.1:{alert_stack.api_port}"]}]}]
+    (tmp_path / "scrape.token").write_text(METRICS_TOKEN + "\n")
+    [scrape] = [job for job in config["scrape_configs"] if job["job_name"] == "ccpulse-api"]
+    scrape.update({"scrape_interval": "1s", "scrape_timeout": "1s", "static_configs": [{"targets": [f"127.0.0.1:{alert_stack.api_port}"]}]})
+    scrape["authorization"]["credentials_file"] = str(tmp_path / "scrape.token")
+    config["scrape_configs"] = [scrape]
     config.pop("alerting", None)
     config["rule_files"] = [str(p) for p in sorted((ROOT / "deploy/prometheus/rules").glob("*.yml"))]
     path = tmp_path / "prometheus.yml"
@@ -79,7 +87,7 @@ def test_queue_breach_fires_and_resolves_in_ccpulse_and_prometheus(alert_stack, 
 
     active = stack.wait_for(prometheus_alert, timeout=120, what="Prometheus alert CcpulseQueueNoAgents firing")
     assert active[0]["labels"]["severity"] == "critical"
-    metrics = stack.get("/metrics").text
+    metrics = stack.get("/metrics", token=METRICS_TOKEN).text
     assert 'ccpulse_alerts_firing{queue="hot",rule="no_agents_available",severity="critical"} 1.0' in metrics
 
     # The customer hangs up: the conditions clear and each alert is resolved exactly once.

@@ -42,9 +42,12 @@ def browser():
         instance.close()
 
 
+TOKEN = "ccp_wallboard-test-token"
+
+
 @pytest.fixture
 def wall_stack(stack_factory):
-    return stack_factory().start(workers=1)
+    return stack_factory(tokens={TOKEN: ["read"]}).start(workers=1)
 
 
 def _produce(stack, events: list[dict]) -> None:
@@ -72,7 +75,12 @@ def test_wallboard_renders_updates_and_shows_breach(wall_stack, browser) -> None
 
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     try:
+        # Without its token the page says why it shows nothing (in text, not only colour).
         page.goto(stack.url + "/wallboard")
+        page.locator("#conn", has_text="TOKEN MISSING OR INVALID").wait_for(timeout=20_000)
+        assert page.locator("#tiles .tile").count() == 0
+
+        page.goto(stack.url + f"/wallboard?token={TOKEN}")
         tile = '#tiles .tile[data-queue-id="{}"] .waiting'
         page.wait_for_function(
             "([s, p]) => { const a = document.querySelector(s), b = document.querySelector(p);"

@@ -1,0 +1,161 @@
+"""Ingest: ``POST /api/v1/events`` for sources that can only call webhooks (e.g. a survey tool).
+
+Each event of the batch is checked against the contract exactly as a worker checks it
+(``schemas.events.decode_event``). Accepted events go to their topic with their
+contract key; rejected ones go to the dead-letter topic with their original bytes and
+the reason — the same as a bad message on a topic, so nothing is lost and
+``ccpulse_events_rejected`` counts them. The answer is ``202`` with one result per event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, Depends, HTTPException, Request
+
+from api.auth import Principal
+from api.deps import get_principal, require
+from api.scope import ScopedStore
+from ccpulse.kafka import KafkaUnreachable, start_producer, topic_for_type
+from ccpulse.settings import Settings
+from schemas.api import ErrorResponse, IngestResponse
+from schemas.deadletter import deadletter_record
+from schemas.events import AgentStateChanged, Event, EventRejected, decode_event, entity_key
+
+__all__ = ["INGEST_SOURCE", "Ingest", "MAX_BATCH", "router", "scope_problem"]
+
+log = logging.getLogger("ccpulse.api")
+
+router = APIRouter(prefix="/api/v1", tags=["ingest"])
+
+#: Events per request, and bytes per request body.
+MAX_BATCH = 1000
+MAX_BODY = 4 * 1024 * 1024
+#: The ``topic`` of dead-letter records of events rejected at the ingest endpoint.
+INGEST_SOURCE = "api:/api/v1/events"
+
+
+class Ingest:
+    """The API's producer, started on the first ingest request (read-only deployments never need one)."""
+
+    def __init__(self, settings: Settings, servers: str | None = None) -> None:
+        self.settings = settings
+        self.servers = servers or settings.kafka_servers
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    async def producer(self) -> AIOKafkaProducer:
+        async with self._lock:
+            if self._producer is None:
+                # acks=all (start_producer's default): a 202 means every in-sync replica has the event.
+                self._producer = await start_producer(self.servers)
+            return self._producer
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+
+def scope_problem(event: Event, principal: Principal, visible: ScopedStore | None) -> str | None:
+    """Why a queue-scoped token may not send ``event`` (None when it may).
+
+    Queues named by the event must be the token's; an event naming only a contact or an agent
+    must be about one the read model knows in the token's queues.
+    """
+    if principal.queues is None:
+        return None
+    named = [q for q in (getattr(event, "queue_id", None), getattr(event, "to_queue_id", None)) if q is not None]
+    if isinstance(event, AgentStateChanged):
+        named += event.queue_ids or []
+    outside = sorted(q for q in named if q not in principal.queues)
+    if outside:
+        return f"queue {outside[0]!r} is not one of this token's queues"
+    if named:
+        return None
+    assert visible is not None
+    if isinstance(event, AgentStateChanged):
+        return None if event.agent_id in visible.agents else f"agent {event.agent_id!r} is not staffed on this token's queues"
+    contact = event.contact_id
+    return None if contact in visible.contacts or contact in visible.recent else (
+        f"contact {contact!r} is not known in this token's queues")
+
+
+def _elements(body: bytes) -> list[Any]:
+    if len(body) > MAX_BODY:
+        raise HTTPException(413, f"body too large: at most {MAX_BODY // (1024 * 1024)} MiB per request")
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise HTTPException(400, f"body is not JSON: {exc}"[:300]) from None
+    items = data if isinstance(data, list) else [data]
+    if not items:
+        raise HTTPException(422, "empty batch: send one event object or a JSON array of events")
+    if len(items) > MAX_BATCH:
+        raise HTTPException(413, f"batch too large: at most {MAX_BATCH} events per request")
+    return items
+
+
+@router.post(
+    "/events", status_code=202, response_model=IngestResponse, summary="Send events (webhook ingest)",
+    description="One event object or a JSON array of up to 1,000, each as the event contract defines it "
+                "(docs/events.md). Needs a token with the `ingest` scope; a queue-scoped token may only send "
+                "events of its queues. Every event gets a result; sending a batch again is harmless "
+                "(events are de-duplicated by `event_id`).",
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}, "maxItems": MAX_BATCH}]},
+        "example": [{"type": "survey.responded", "event_id": "ev-1", "occurred_at": "2026-03-02T09:21:00Z",
+                     "contact_id": "c-000123", "survey": "csat", "score": 4}]}}}},
+    responses={400: {"model": ErrorResponse, "description": "The body is not JSON"},
+               413: {"model": ErrorResponse, "description": "Too many events or too many bytes"},
+               422: {"model": ErrorResponse, "description": "An empty batch"},
+               503: {"model": ErrorResponse, "description": "Kafka is unreachable; send the batch again later"}},
+)
+async def ingest_events(request: Request, principal: Principal = Depends(get_principal)) -> dict:
+    require(principal, "ingest")
+    items = _elements(await request.body())
+    settings: Settings = request.app.state.settings
+    store = request.app.state.store
+    visible = ScopedStore(store, principal.queues) if principal.queues is not None else None
+    ingest: Ingest = request.app.state.ingest
+    try:
+        producer = await ingest.producer()
+    except KafkaUnreachable as exc:
+        raise HTTPException(503, str(exc)) from None
+    results: list[dict[str, Any]] = []
+    pending: list[tuple[int, asyncio.Future[Any]]] = []
+    try:
+        for index, item in enumerate(items):
+            raw = orjson.dumps(item)
+            event_id = item.get("event_id") if isinstance(item, dict) and isinstance(item.get("event_id"), str) else None
+            result: dict[str, Any] = {"index": index, "event_id": event_id, "status": "accepted"}
+            try:
+                event = decode_event(raw)
+                problem = scope_problem(event, principal, visible)
+                if problem is not None:
+                    raise EventRejected("out_of_scope", problem)
+            except EventRejected as exc:
+                result.update(status="rejected", reason=exc.reason, message=exc.message)
+                record = deadletter_record(raw=raw, key=None, topic=INGEST_SOURCE, partition=-1, offset=index,
+                                           reason=exc.reason, message=f"{exc.message} (token {principal.name!r})",
+                                           event_id=event_id)
+                pending.append((-1, await producer.send(settings.topics.deadletter, record)))
+            else:
+                result["topic"] = topic_for_type(settings, event.type)
+                pending.append((index, await producer.send(result["topic"], raw, key=entity_key(event).encode())))
+            results.append(result)
+        for index, future in pending:
+            metadata = await future
+            if index >= 0:
+                results[index].update(partition=metadata.partition, offset=metadata.offset)
+    except KafkaError as exc:
+        raise HTTPException(503, f"could not write to Kafka at {ingest.servers} ({exc}); send the batch again "
+                                 "(events are de-duplicated by event_id)") from None
+    accepted = sum(r["status"] == "accepted" for r in results)
+    log.info("ingest by %s: %d accepted, %d rejected", principal.name, accepted, len(results) - accepted)
+    return {"accepted": accepted, "rejected": len(results) - accepted, "results": results}

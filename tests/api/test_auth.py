@@ -1,0 +1,252 @@
+"""API tokens: 401 without a valid token, 403 without the scope, and a queue-scoped token that never
+sees another queue's data through any endpoint (lists, details, intervals, surveys, contacts, alerts,
+the stream and metrics)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import tomllib
+from pathlib import Path
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+
+from api.auth import TokenRegistry, hash_token, new_token
+from api.main import create_app
+from api.routes.events import scope_problem
+from api.scope import ScopedStore
+from api.store import ReadModelStore
+from ccpulse.settings import ApiToken, QueueSettings, Settings
+from schemas.events import decode_event
+from tests.api.conftest import NOW, T0, make_settings, recent
+from tests.api.test_stream import _read_sse
+
+FULL, SALES, CARE, INGEST_ONLY, NO_METRICS = (f"ccp_test-{name}" for name in ("full", "sales", "care", "ingest", "nometrics"))
+
+TOKENS = [
+    ApiToken(name="full", sha256=hash_token(FULL), scopes=["read", "metrics", "customer_ids"]),
+    ApiToken(name="sales-client", sha256=hash_token(SALES), scopes=["read", "metrics", "ingest"], queues=["sales"]),
+    ApiToken(name="care-client", sha256=hash_token(CARE), scopes=["read"], queue_groups=["care"]),
+    ApiToken(name="ingest-only", sha256=hash_token(INGEST_ONLY), scopes=["ingest"]),
+    ApiToken(name="no-metrics", sha256=hash_token(NO_METRICS), scopes=["read"]),
+]
+
+#: Every trace of the queues the sales token must not see: their ids and the agents staffed on them.
+FOREIGN = re.compile(r'"(support|vip|a1|a3|a5)"|support|vip')
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return make_settings(auth_enabled=True, api_tokens=TOKENS, queues={
+        "vip": QueueSettings(sl_threshold_seconds=10, sl_formula="answered_within_over_answered", group="care"),
+        "support": QueueSettings(sl_threshold_seconds=60, group="care"),
+        "sales": QueueSettings(sl_threshold_seconds=20, group="retail"),
+    })
+
+
+def _alert(store: ReadModelStore, queue_id: str) -> None:
+    ident = f"{queue_id}:sl_below_target:1"
+    store.apply_alert(ident.encode(), orjson.dumps({
+        "id": ident, "state": "firing", "severity": "critical", "queue_id": queue_id, "rule": "sl_below_target",
+        "summary": f"service level low on {queue_id}", "value": 0.5, "threshold": 0.8, "started_at": NOW - 60,
+        "resolved_at": None}))
+
+
+@pytest.fixture
+def world(centre: ReadModelStore, frozen: float) -> ReadModelStore:
+    recent(centre, "r-sales", NOW - 100, queue_id="sales", customer_id="cust-47", agent_id="a2")
+    recent(centre, "r-support", NOW - 90, queue_id="support", customer_id="cust-99", agent_id="a3", channel="chat")
+    _alert(centre, "sales")
+    _alert(centre, "support")
+    centre.rejected[("cc.contact-events", "not_json")] += 3
+    return centre
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _get_routes(app) -> list[str]:
+    """Every documented GET path with its parameters filled in (queue sales, agent a2, team red, channel voice)."""
+    fill = {"queue_id": "sales", "agent_id": "a2", "team": "red", "channel": "voice"}
+    return [re.sub(r"\{(\w+)\}", lambda m: fill[m.group(1)], path)
+            for path, operations in app.openapi()["paths"].items() if "get" in operations]
+
+
+def test_every_protected_endpoint_answers_401_without_a_valid_token(client: TestClient, world) -> None:
+    protected = [p for p in _get_routes(client.app) if p not in ("/healthz", "/readyz") and p != "/api/v1/stream"]
+    assert "/metrics" in protected and "/api/v1/queues/{queue_id}/contacts".replace("{queue_id}", "sales") in protected
+    for path in protected:
+        for headers in ({}, bearer("ccp_wrong"), {"Authorization": "Basic Zm9vOmJhcg=="}):
+            response = client.get(path, headers=headers)
+            assert response.status_code == 401, (path, headers, response.text)
+            assert response.headers["www-authenticate"] == "Bearer"
+            assert "API token" in response.json()["detail"]
+        assert client.get(path, params={"access_token": "nope"}).status_code == 401
+    assert client.post("/api/v1/events", json=[]).status_code == 401
+    status, _, frames = asyncio.run(_read_sse(client.app, "", events=0))
+    assert status == 401
+    # Probes and the (data-free) wallboard page stay open.
+    for open_path in ("/healthz", "/readyz", "/wallboard"):
+        assert client.get(open_path).status_code == 200
+
+
+def test_a_valid_token_reads_by_header_or_query_parameter(client: TestClient, world) -> None:
+    by_header = client.get("/api/v1/queues", headers=bearer(FULL))
+    by_query = client.get("/api/v1/queues", params={"access_token": FULL})
+    assert by_header.status_code == by_query.status_code == 200
+    assert by_header.json() == by_query.json()
+    assert [q["queue_id"] for q in by_header.json()["queues"]] == ["sales", "support", "vip"]
+
+
+def test_scopes_are_enforced(client: TestClient, world) -> None:
+    assert client.get("/api/v1/queues", headers=bearer(INGEST_ONLY)).status_code == 403
+    assert "lacks the 'read' scope" in client.get("/api/v1/summary", headers=bearer(INGEST_ONLY)).json()["detail"]
+    assert client.get("/metrics", headers=bearer(NO_METRICS)).status_code == 403
+    assert client.get("/metrics", headers=bearer(FULL)).status_code == 200
+    assert client.post("/api/v1/events", json=[], headers=bearer(NO_METRICS)).status_code == 403
+    status, _, _ = asyncio.run(_read_sse(client.app, f"access_token={INGEST_ONLY}", events=0))
+    assert status == 403
+
+
+def test_a_queue_scoped_token_never_sees_other_queues(client: TestClient, world) -> None:
+    seen = {}
+    for path in _get_routes(client.app):
+        if path == "/api/v1/stream":
+            continue
+        for params in ({}, {"format": "csv"} if path.endswith("/intervals") else None,
+                       {"start": "2026-03-01T00:00:00Z"} if path.endswith("/intervals") or "surveys" in path else None):
+            if params is None:
+                continue
+            response = client.get(path, params=params, headers=bearer(SALES))
+            assert response.status_code in (200, 404), (path, response.text)
+            seen[(path, str(params))] = response.text
+            assert not FOREIGN.search(response.text), (path, params, FOREIGN.search(response.text), response.text[:2000])
+    assert len(seen) > 20
+    status, _, frames = asyncio.run(_read_sse(client.app, f"access_token={SALES}"))
+    assert status == 200
+    snapshot = next(data for event, data in frames if event == "snapshot")
+    assert not FOREIGN.search(snapshot)
+    # Direct questions about another client's queue, agent or team get 404, as if it did not exist.
+    for path in ("/api/v1/queues/support", "/api/v1/queues/vip/intervals", "/api/v1/queues/support/contacts",
+                 "/api/v1/agents/a3", "/api/v1/agents/a1", "/api/v1/agents/a3/intervals"):
+        assert client.get(path, headers=bearer(SALES)).status_code == 404, path
+    # ... and filters naming them find nothing.
+    assert client.get("/api/v1/alerts", params={"queue_id": "support"}, headers=bearer(SALES)).json()["alerts"] == []
+    assert client.get("/api/v1/surveys", params={"queue_id": "support"}, headers=bearer(SALES)).status_code in (200, 404)
+
+
+def test_the_scoped_view_has_the_same_figures_for_its_own_queue(client: TestClient, world) -> None:
+    full = client.get("/api/v1/queues/sales", headers=bearer(FULL)).json()
+    scoped = client.get("/api/v1/queues/sales", headers=bearer(SALES)).json()
+    # Live agent counts differ on purpose: a1 is shared with another client's queue and is hidden.
+    full["live"].pop("agents"), scoped["live"].pop("agents")
+    full["live"].pop("agents_staffed"), scoped["live"].pop("agents_staffed")
+    full["staffing"].pop("agents_staffed_now"), scoped["staffing"].pop("agents_staffed_now")
+    assert scoped == full
+    summary = client.get("/api/v1/summary", headers=bearer(SALES)).json()
+    assert summary["live"]["waiting"] == 1  # c1 only; c2 (support) and c5 (vip) are not the client's
+    assert summary["current_interval"]["offered"] == 10  # sales' 09:15 interval only
+    voice = client.get("/api/v1/channels/voice/intervals", params={"start": "2026-03-02T08:00:00Z"},
+                       headers=bearer(SALES)).json()["intervals"]
+    assert [row["offered"] for row in voice] == [20, 10]  # sales only: vip's 08:45 interval is not there
+    team = client.get("/api/v1/teams/red/intervals", headers=bearer(SALES)).json()["intervals"]
+    assert [row["answered"] for row in team] == [4, 2]  # a2 alone (a1 serves support too): A2_T1, A2_T0
+    agents = client.get("/api/v1/agents", params={"include_offline": "true"}, headers=bearer(SALES)).json()
+    assert [a["agent_id"] for a in agents["agents"]] == ["a2", "a4"]
+
+
+def test_metrics_of_a_scoped_token_cover_its_queues_only(client: TestClient, world) -> None:
+    text = client.get("/metrics", headers=bearer(SALES)).text
+    assert 'ccpulse_queue_contacts_offered_total{queue="sales"}' in text
+    assert not FOREIGN.search(text)
+    assert "ccpulse_events_rejected_total{" not in text  # dead letters are centre-wide, not the client's
+    full = client.get("/metrics", headers=bearer(FULL)).text
+    assert 'queue="support"' in full and 'ccpulse_events_rejected_total{reason="not_json"' in full
+
+
+def test_queue_groups_scope_a_token(client: TestClient, world) -> None:
+    body = client.get("/api/v1/queues", headers=bearer(CARE)).json()
+    assert [q["queue_id"] for q in body["queues"]] == ["support", "vip"]
+    assert [a["queue_id"] for a in client.get("/api/v1/alerts", headers=bearer(CARE)).json()["alerts"]] == ["support"]
+    assert client.get("/api/v1/queues/sales", headers=bearer(CARE)).status_code == 404
+
+
+def test_customer_ids_are_masked_unless_granted(client: TestClient, world) -> None:
+    masked = client.get("/api/v1/contacts/recent", params={"queue_id": "sales"}, headers=bearer(SALES)).json()
+    assert masked["contacts"][0]["customer_id"] == "c***7"
+    clear = client.get("/api/v1/contacts/recent", params={"queue_id": "sales"}, headers=bearer(FULL)).json()
+    assert clear["contacts"][0]["customer_id"] == "cust-47"
+
+
+def test_list_filters_by_group_team_and_site(client: TestClient, world) -> None:
+    def queues(**params: str) -> list[str]:
+        return [q["queue_id"] for q in client.get("/api/v1/queues", params=params, headers=bearer(FULL)).json()["queues"]]
+
+    assert queues(group="care") == ["support", "vip"]
+    assert queues(team="blue") == ["sales", "support"]  # a3: support, a4: sales
+    assert queues(site="hn") == ["sales"]
+    assert queues(group="care", site="hcm") == ["support", "vip"]
+    assert queues(queue_id="sales,vip", group="care") == ["vip"]
+    assert queues(group="nothing") == []
+    alerts = client.get("/api/v1/alerts", params={"group": "retail"}, headers=bearer(FULL)).json()["alerts"]
+    assert [a["queue_id"] for a in alerts] == ["sales"]
+    agents = client.get("/api/v1/agents", params={"group": "care"}, headers=bearer(FULL)).json()["agents"]
+    assert [a["agent_id"] for a in agents] == ["a1", "a3", "a5"]
+    status, _, frames = asyncio.run(_read_sse(client.app, f"access_token={FULL}&group=care"))
+    snapshot = orjson.loads(next(data for event, data in frames if event == "snapshot"))
+    assert [q["queue_id"] for q in snapshot["queues"]] == ["support", "vip"]
+    assert [a["queue_id"] for a in snapshot["alerts"]] == ["support"]
+    assert [q["group"] for q in snapshot["queues"]] == ["care", "care"]
+
+
+def test_tokens_are_configured_as_hashes_only(tmp_path: Path) -> None:
+    token = new_token()
+    assert token.startswith("ccp_") and len(token) > 40 and new_token() != token
+    with pytest.raises(ValidationError, match="sha256"):
+        ApiToken(name="oops", sha256=token)  # a token pasted where its hash belongs is refused
+    file = tmp_path / "tokens.toml"
+    file.write_text(f'[[tokens]]\nname = "wall"\nsha256 = "{hash_token(token)}"\nqueues = ["sales"]\n')
+    assert tomllib.loads(file.read_text())["tokens"][0]["sha256"] != token
+    registry = TokenRegistry(Settings(api_tokens_file=file))
+    principal = registry.lookup(token)
+    assert principal is not None and principal.name == "wall" and principal.queues == frozenset({"sales"})
+    assert principal.scopes == frozenset({"read"})
+    assert registry.lookup(token + "x") is None and registry.lookup(None) is None and registry.lookup("") is None
+    assert TokenRegistry(Settings(auth_enabled=False)).lookup(None).queues is None
+
+
+def test_auth_disabled_serves_everyone_but_still_masks_customer_ids(world) -> None:
+    app = create_app(make_settings())
+    app.state.store = world
+    client = TestClient(app)
+    assert client.get("/api/v1/queues").status_code == 200
+    assert client.get("/api/v1/contacts/recent", params={"queue_id": "sales"}).json()["contacts"][0]["customer_id"] == "c***7"
+    status, _, frames = asyncio.run(_read_sse(app))
+    assert orjson.loads(next(d for e, d in frames if e == "snapshot"))["auth_disabled"] is True
+
+
+def test_ingest_scope_rules(world) -> None:
+    registry = TokenRegistry(make_settings(auth_enabled=True, api_tokens=TOKENS))
+    sales = registry.lookup(SALES)
+    visible = ScopedStore(world, sales.queues)
+
+    def problem(**event: object) -> str | None:
+        base = {"event_id": "e1", "occurred_at": "2026-03-02T09:20:00Z"}
+        return scope_problem(decode_event(orjson.dumps({**base, **event})), sales, visible)
+
+    assert problem(type="contact.queued", contact_id="n1", queue_id="sales", channel="voice") is None
+    assert "not one of this token's queues" in problem(type="contact.queued", contact_id="n1", queue_id="support", channel="voice")
+    assert problem(type="survey.responded", contact_id="r-sales", survey="csat", score=4) is None
+    assert "not known" in problem(type="survey.responded", contact_id="r-support", survey="csat", score=4)
+    assert problem(type="agent.state_changed", agent_id="a2", state="available") is None
+    assert "not staffed" in problem(type="agent.state_changed", agent_id="a1", state="available")
+    assert "not one of" in problem(type="agent.state_changed", agent_id="a2", state="available", queue_ids=["sales", "vip"])
+    assert scope_problem(decode_event(orjson.dumps({"type": "contact.queued", "event_id": "e", "contact_id": "x",
+                                                    "occurred_at": "2026-03-02T09:20:00Z", "queue_id": "vip",
+                                                    "channel": "voice"})),
+                         registry.lookup(FULL), None) is None
+    _ = T0
