@@ -46,8 +46,11 @@ TOKEN = "ccp_wallboard-test-token"
 
 
 @pytest.fixture
-def wall_stack(stack_factory):
-    return stack_factory(tokens={TOKEN: ["read"]}).start(workers=1)
+def wall_stack(stack_factory, tmp_path):
+    config = tmp_path / "queues.toml"
+    config.write_text('[queues.sales]\nsl_threshold_seconds = 20\ngroup = "retail"\nname = "Sales"\n'
+                      '[queues.support]\nsl_threshold_seconds = 20\ngroup = "care"\n')
+    return stack_factory({"CCPULSE_CONFIG_FILE": str(config)}, tokens={TOKEN: ["read"]}).start(workers=1)
 
 
 def _produce(stack, events: list[dict]) -> None:
@@ -111,6 +114,21 @@ def test_wallboard_renders_updates_and_shows_breach(wall_stack, browser) -> None
         page.wait_for_timeout(1200)  # let the waits tick once
         page.screenshot(path=str(shot))
         assert shot.exists() and shot.stat().st_size > 20_000, shot.stat().st_size
+
+        # TV mode: no controls, no agent grid, one page per queue group (care, retail, then the rest).
+        tv = browser.new_page(viewport={"width": 1920, "height": 1080})
+        try:
+            tv.goto(stack.url + f"/wallboard?token={TOKEN}&tv=1&rotate=2")
+            tv.locator("#page", has_text="care · page 1 of 3").wait_for(timeout=20_000)
+            assert [t.get_attribute("data-queue-id") for t in tv.locator("#tiles .tile").all()] == ["support"]
+            assert not tv.locator("#controls").is_visible() and not tv.locator("#agents-section").is_visible()
+            assert tv.evaluate("parseFloat(getComputedStyle(document.body).fontSize)") >= 28
+            tv.locator("#page", has_text="retail · page 2 of 3").wait_for(timeout=10_000)
+            assert [t.get_attribute("data-queue-id") for t in tv.locator("#tiles .tile").all()] == ["sales"]
+            tv.locator("#page", has_text="Other queues · page 3 of 3").wait_for(timeout=10_000)
+            tv.screenshot(path=str(artifacts / "wallboard-tv.png"))
+        finally:
+            tv.close()
 
         # The API goes away: the page says so (not only by colour) within ~5 s, then recovers by itself.
         stack.api.terminate()
