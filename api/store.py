@@ -160,6 +160,7 @@ class ReadModelStore:
             try:
                 await consumer.start()
                 while True:
+                    await consumer._client.force_metadata_update()  # Kafka tells a bare consumer no topics
                     partitions = [TopicPartition(t, p) for t in sorted(inputs) for p in sorted(consumer.partitions_for_topic(t) or [])]
                     ends = await consumer.end_offsets(partitions) if partitions else {}
                     lag: dict[str, int] = {}

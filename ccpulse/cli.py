@@ -15,13 +15,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from ccpulse.broker import BrokerUnavailable, EmbeddedBroker, free_port, wait_for_port
 from ccpulse.kafka import KafkaUnreachable, ensure_topics
 from ccpulse.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from ccpulse.kafka_broker import KafkaBroker
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -33,22 +37,41 @@ def _fail(message: str, code: int = 2) -> int:
 
 # ---- broker -----------------------------------------------------------------------------------
 def _broker_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--engine", choices=["embedded", "kafka"], default="embedded",
+                        help="embedded: Tansu, memory only (default); kafka: Apache Kafka in KRaft mode (needs Java 17 "
+                             "and Maven; jars are cached after the first run)")
     parser.add_argument("--port", type=int, default=None, help="port to listen on (default CCPULSE_BROKER_PORT, 9092)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="kafka only: keep the broker's data here across restarts (default: a temporary directory)")
 
 
 def _broker(args: argparse.Namespace, settings: Settings) -> int:
-    broker = EmbeddedBroker(port=args.port or settings.broker_port)
+    _stop_on_signals()
+    port = args.port or settings.broker_port
+    broker: EmbeddedBroker | KafkaBroker
+    if args.engine == "kafka":
+        from ccpulse.kafka_broker import KAFKA_VERSION, KafkaBroker
+
+        print(f"ccpulse broker: starting Apache Kafka {KAFKA_VERSION} (KRaft; the first run downloads its jars "
+              "with Maven)…", flush=True)
+        broker = KafkaBroker(port=port, data_dir=args.data_dir)
+        what = f"Apache Kafka {KAFKA_VERSION}" + (f", data in {args.data_dir}" if args.data_dir else ", temporary data")
+    else:
+        if args.data_dir is not None:
+            return _fail("--data-dir needs --engine kafka: the embedded broker keeps everything in memory")
+        broker = EmbeddedBroker(port=port)
+        what = "embedded Kafka-protocol broker (memory only)"
     try:
         broker.start()
     except BrokerUnavailable as exc:
-        return _fail(f"{exc}; choose another port with --port")
-    asyncio.run(ensure_topics(settings, broker.bootstrap_servers))
-    print(f"ccpulse broker: embedded Kafka-protocol broker (memory only) on {broker.bootstrap_servers}; "
-          f"export CCPULSE_BOOTSTRAP_SERVERS={broker.bootstrap_servers}. Ctrl-C stops it.", flush=True)
+        return _fail(f"{exc}; choose another port with --port" if "port" in str(exc) else str(exc))
     try:
+        asyncio.run(ensure_topics(settings, broker.bootstrap_servers))
+        print(f"ccpulse broker: {what} on {broker.bootstrap_servers}; "
+              f"export CCPULSE_BOOTSTRAP_SERVERS={broker.bootstrap_servers}. Ctrl-C stops it.", flush=True)
         while broker.alive():
             time.sleep(0.5)
-        return _fail("the embedded broker exited unexpectedly", 1)
+        return _fail("the broker exited unexpectedly" + (f":\n{broker.log_tail(20)}" if hasattr(broker, "log_tail") else ""), 1)
     except KeyboardInterrupt:
         return 0
     finally:
@@ -176,7 +199,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 # name -> (help, module holding add_arguments/run or None for this module, add_arguments, run)
 COMMANDS: dict[str, tuple[str, str | None, str | None, str]] = {
     "demo": ("run broker (embedded), worker, API and simulator together", None, "_demo_args", "_demo"),
-    "broker": ("run the embedded Kafka-protocol broker (memory only; demos, development, tests)", None, "_broker_args", "_broker"),
+    "broker": ("run a broker: the embedded one (memory only), or Apache Kafka with --engine kafka", None, "_broker_args",
+               "_broker"),
     "topics": ("create ccpulse's topics and exit", None, None, "_topics"),
     "worker": ("run a stream-processing worker (Faust)", None, "_worker_args", "_worker"),
     "api": ("run the read API, wallboard and /metrics", None, "_api_args", "_api"),

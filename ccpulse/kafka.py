@@ -55,8 +55,10 @@ class TopicSpec:
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     """Every topic ccpulse owns, with the settings it is created with.
 
-    Event topics keep 30 days so history can be re-computed; the read model is
-    compacted (latest row per key); the dead-letter topic keeps 30 days for triage.
+    Event topics keep 30 days so history can be re-computed; the read model and the
+    closed interval rows are compacted (latest row per key); alerts keep their latest
+    record for 30 days; the dead-letter topic keeps 30 days for triage. The workers'
+    table changelogs are created by Faust, compacted (see streams/app.py).
     """
     t = settings.topics
     retained = {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS)}
@@ -68,7 +70,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(t.customer_facts, settings.partitions, {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS)}),
         TopicSpec(t.read_model, settings.partitions, {"cleanup.policy": "compact"}),
         TopicSpec(t.interval_stats, settings.partitions, {"cleanup.policy": "compact"}),
-        TopicSpec(t.alerts, 1, {"cleanup.policy": "compact"}),
+        # The latest record of each alert, for 30 days.
+        TopicSpec(t.alerts, 1, {"cleanup.policy": "compact,delete", "retention.ms": str(30 * DAY_MS)}),
         TopicSpec(t.deadletter, 1, retained),
     ]
 
@@ -95,7 +98,7 @@ async def ensure_topics(settings: Settings, servers: str | None = None, timeout:
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(spec.name, spec.partitions, 1, topic_configs=spec.config)
+            NewTopic(spec.name, spec.partitions, settings.replication_factor, topic_configs=spec.config)
             for spec in topic_specs(settings)
             if spec.name not in existing
         ]

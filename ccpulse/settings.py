@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     broker_port: int = Field(default=9092, ge=1, le=65535, description="Port of the embedded broker.")
     topics: Topics = Topics()
     partitions: int = Field(default=4, ge=1, le=256, description="Partitions of the event topics.")
+    replication_factor: int = Field(
+        default=1, ge=1, le=16, description="Replicas of every topic ccpulse creates (3 on a production cluster, "
+        "with min.insync.replicas=2 on the brokers).")
     store: str = Field(
         default="memory://",
         description="Table store: memory:// (tests, demo) or rocksdict:// (production: durable, on local disk).",

@@ -26,6 +26,8 @@ def create_app(settings: Settings) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
         topic_partitions=settings.partitions,
+        # Changelog and repartition topics: as many replicas as ccpulse's own topics.
+        topic_replication_factor=settings.replication_factor,
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
         # Faust's web server is not needed: the API service serves every read.

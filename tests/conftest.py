@@ -23,6 +23,7 @@ import httpx
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from api.auth import hash_token
 from ccpulse.broker import BrokerUnavailable, EmbeddedBroker, free_port, wait_for_port
@@ -33,20 +34,97 @@ ROOT = Path(__file__).resolve().parents[1]
 _stack_ids = itertools.count(1)
 
 
-@pytest.fixture(scope="session")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
-    """One embedded broker (Tansu) on a free loopback port for the whole session."""
-    log = tmp_path_factory.mktemp("broker") / "tansu.log"
+#: Brokers every integration test runs on: CCPULSE_TEST_BROKERS=tansu,kafka (default both), or
+#: "external" with CCPULSE_TEST_BOOTSTRAP_SERVERS=host:9092 for an existing Kafka cluster.
+ENGINES = ("tansu", "kafka", "external")
+
+
+def test_brokers() -> list[str]:
+    chosen = [e.strip() for e in os.environ.get("CCPULSE_TEST_BROKERS", "tansu,kafka").split(",") if e.strip()]
+    unknown = [e for e in chosen if e not in ENGINES]
+    if unknown or not chosen:
+        raise pytest.UsageError(f"CCPULSE_TEST_BROKERS={os.environ.get('CCPULSE_TEST_BROKERS')!r}: "
+                                f"choose from {', '.join(ENGINES)}")
+    return chosen
+
+
+test_brokers.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Stop at once, naming the fix, when Apache Kafka is wanted and Java or Maven is missing."""
+    if "kafka" in test_brokers():
+        import shutil
+
+        missing = [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
+        if missing:
+            pytest.exit(f"the Apache Kafka test broker needs {' and '.join(missing)}: run .ci/system-deps as root "
+                        "(apt-get install openjdk-17-jre-headless maven), or set CCPULSE_TEST_BROKERS=tansu", returncode=4)
+    if "external" in test_brokers() and not os.environ.get("CCPULSE_TEST_BOOTSTRAP_SERVERS"):
+        pytest.exit("CCPULSE_TEST_BROKERS=external needs CCPULSE_TEST_BOOTSTRAP_SERVERS=host:port,...", returncode=4)
+
+
+class ExternalKafka:
+    """A Kafka cluster run by someone else (CCPULSE_TEST_BOOTSTRAP_SERVERS); never started or stopped here."""
+
+    engine = "external"
+
+    def __init__(self, servers: str) -> None:
+        self.bootstrap_servers = servers
+
+    def log_tail(self, n: int = 60) -> str:
+        return "(an external cluster: see its own logs)"
+
+
+@pytest.fixture(scope="session", params=test_brokers())
+def broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One broker for the whole session per engine: the embedded Tansu broker, a single-node Apache
+    Kafka (KRaft) on loopback, or an external cluster. ``broker.engine`` names it."""
+    engine = request.param
+    if engine == "external":
+        yield ExternalKafka(os.environ["CCPULSE_TEST_BOOTSTRAP_SERVERS"])
+        return
+    directory = tmp_path_factory.mktemp(f"broker-{engine}")
     try:
-        instance = EmbeddedBroker(log_path=log).start()
+        if engine == "tansu":
+            instance: Any = EmbeddedBroker(log_path=directory / "tansu.log").start()
+        else:
+            from ccpulse.kafka_broker import KafkaBroker
+
+            instance = KafkaBroker(data_dir=directory / "data", log_path=directory / "kafka.log").start()
     except BrokerUnavailable as exc:
-        pytest.fail(f"the embedded Kafka-protocol broker is required for integration tests: {exc}", pytrace=False)
+        pytest.fail(f"the {engine} broker is required for integration tests: {exc}", pytrace=False)
+    instance.engine = engine
     yield instance
     instance.stop()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test on Apache Kafka shows the broker's log."""
+    outcome = yield
+    report = outcome.get_result()
+    broker = getattr(item, "funcargs", {}).get("broker")
+    if report.failed and broker is not None and hasattr(broker, "log_tail"):
+        report.sections.append((f"{broker.engine} broker log (tail)", broker.log_tail(60)))
+
+
 def run(coro: Any) -> Any:
     return asyncio.run(coro)
+
+
+async def _send_retrying(producer: Any, topic: str, value: bytes, key: bytes | None, timeout: float = 90.0) -> None:
+    """Send like a well-behaved source: retry retriable errors (a leader moving after a broker died);
+    a resend that duplicates a record is removed downstream by event_id."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await producer.send_and_wait(topic, value, key=key)
+            return
+        except KafkaError as exc:
+            if not exc.retriable or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
 
 
 def _auth_env(tokens: dict[str, list[str] | tuple[list[str], list[str]]]) -> dict[str, str]:
@@ -89,7 +167,9 @@ class Stack:
 
     def _settings_kwargs(self) -> dict[str, Any]:
         topics = {name: f"{self.prefix}.{field.default}" for name, field in Topics.model_fields.items()}
-        return {"bootstrap_servers": self.broker.bootstrap_servers, "topics": topics}
+        extra = {name: self.env[f"CCPULSE_{name.upper()}"] for name in ("replication_factor", "partitions")
+                 if f"CCPULSE_{name.upper()}" in self.env}
+        return {"bootstrap_servers": self.broker.bootstrap_servers, "topics": topics, **extra}
 
     @property
     def url(self) -> str:
@@ -155,7 +235,7 @@ class Stack:
                         topic = topic_for_type(self.settings, item["type"])
                         key = (item.get("contact_id") or item["agent_id"]).encode()
                         value = orjson.dumps(item)
-                    await producer.send_and_wait(topic, value, key=key)
+                    await _send_retrying(producer, topic, value, key)
             finally:
                 await producer.stop()
 
@@ -168,6 +248,8 @@ class Stack:
             consumer = AIOKafkaConsumer(bootstrap_servers=self.broker.bootstrap_servers, enable_auto_commit=False)
             await consumer.start()
             try:
+                # Apache Kafka answers a bare consumer's first metadata request with no topics: ask.
+                await consumer._client.force_metadata_update()
                 partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
                 if not partitions:
                     return []

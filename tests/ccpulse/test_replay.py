@@ -7,7 +7,6 @@ import asyncio
 import itertools
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from ccpulse.broker import BrokerUnavailable, EmbeddedBroker, free_port
+from ccpulse.broker import EmbeddedBroker, free_port
 from ccpulse.kafka import ensure_topics
 from ccpulse.replay import MAX_SHOWN_REJECTS, add_arguments, replay_file, run
 from ccpulse.settings import Settings, Topics
@@ -28,15 +27,10 @@ START = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
 _prefixes = itertools.count(1)
 
 
-@pytest.fixture(scope="module")
-def kafka() -> Iterator[EmbeddedBroker]:
-    """An embedded broker of this module's own (picks a free port)."""
-    try:
-        broker = EmbeddedBroker().start()
-    except BrokerUnavailable as exc:
-        pytest.fail(f"the embedded Kafka-protocol broker is required: {exc}", pytrace=False)
-    yield broker
-    broker.stop()
+@pytest.fixture
+def kafka(broker: Any) -> Any:
+    """The session's broker (each test runs on every broker of CCPULSE_TEST_BROKERS)."""
+    return broker
 
 
 @pytest.fixture
@@ -57,6 +51,7 @@ def consume(servers: str, *topics: str, timeout: float = 10.0) -> list[Any]:
                                     auto_offset_reset="earliest")
         await consumer.start()
         try:
+            await consumer._client.force_metadata_update()  # Kafka tells a bare consumer no topics
             partitions = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or [])]
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)

@@ -305,3 +305,10 @@ def test_api_tokens_file_is_mounted_and_prometheus_scrapes_with_a_metrics_token(
     principal = TokenRegistry(Settings(api_tokens_file=local)).lookup(token)
     assert principal is not None and principal.can("metrics") and principal.queues is None
     assert token not in local.read_text()  # only its hash is configured
+
+
+def test_kafka_version_is_the_one_the_suite_runs() -> None:
+    """The compose Kafka, the dev broker (`ccpulse broker --engine kafka`) and the test broker are one version."""
+    from ccpulse.kafka_broker import KAFKA_VERSION
+
+    assert services()["kafka"]["image"] == f"apache/kafka:{KAFKA_VERSION}"
