@@ -17,6 +17,7 @@ COPY ccpulse ./ccpulse
 COPY streams ./streams
 COPY api ./api
 COPY schemas ./schemas
+COPY bench ./bench
 # Every dependency (rocksdict included) ships manylinux wheels for CPython 3.11: no compiler needed.
 # The source tree is removed afterwards so `python -m ccpulse` can only import the installed package.
 RUN pip install ".[rocksdb]" \

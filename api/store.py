@@ -3,6 +3,17 @@
 Every API instance consumes *all* partitions from the beginning (no consumer
 group), so any instance answers any read, whatever worker owns which partition.
 It also counts ``cc.deadletter`` records by reason for ``/metrics``.
+
+Interval rows come from two writers. The workers publish ``interval|<bucket>`` rows
+(the *live* layer). ``ccpulse recompute`` publishes a *generation*: its rows under
+``recomputed|<generation>|interval|<bucket>`` and then a commit marker
+``generation|<generation>`` (range, dimensions, queues, row count), all on partition
+``GENERATION_PARTITION``. Rows of a generation are buffered and served only once its
+marker has arrived with all of them; from then on, every bucket the marker covers is
+served from the newest covering generation (absent if the generation has no row for
+it), whatever the workers publish for it later, and every other bucket from the live
+layer. What is served is a pure function of the rows retained in the topic, so an API
+restart rebuilds the same answer; a tombstoned marker withdraws its generation.
 """
 
 from __future__ import annotations
@@ -21,7 +32,8 @@ from aiokafka.errors import KafkaError
 from ccpulse.domain.buckets import dominant_channel, merge_buckets
 from ccpulse.settings import Settings
 
-__all__ = ["RECENT_KEEP", "ReadModelStore"]
+__all__ = ["GENERATION_PARTITION", "RECENT_KEEP", "ReadModelStore", "generation_covers", "generation_marker_key",
+           "generation_row_key", "interval_row"]
 
 #: How often the consumer checks that Kafka is reachable and kept its data (seconds).
 BROKER_CHECK_SECONDS = 2.0
@@ -29,6 +41,42 @@ BROKER_CHECK_SECONDS = 2.0
 RECENT_KEEP = 5000
 
 log = logging.getLogger("ccpulse.api")
+
+#: The read-model partition that carries every generation's rows and marker, in publication order.
+GENERATION_PARTITION = 0
+
+SeriesKey = tuple[str, str]  # (dimension, entity)
+
+
+def interval_row(dimension: str, entity: str, start: int, bucket: dict[str, Any]) -> dict[str, Any]:
+    """The read-model row of a 15-minute bucket (what the workers publish for it)."""
+    tops = bucket["tops"]
+    return {"kind": "interval", "dimension": dimension, "id": entity, "start": int(start),
+            "c": bucket["c"], "max_wait_ms": tops[0][0] if tops else None}
+
+
+def generation_row_key(generation: str, bucket_key: str) -> str:
+    """Key of a generation's row for ``bucket_key`` (``dimension|id|start``)."""
+    return f"recomputed|{generation}|interval|{bucket_key}"
+
+
+def generation_marker_key(generation: str) -> str:
+    return f"generation|{generation}"
+
+
+def generation_covers(marker: dict[str, Any], dimension: str, entity: str, start: int) -> bool:
+    """Does the generation of ``marker`` decide the served row of this bucket?"""
+    if dimension not in marker["dimensions"]:
+        return False
+    queues = marker.get("queues")
+    if queues is not None and (dimension != "queue" or entity not in queues):
+        return False
+    return marker["from"] <= start < marker["to"]
+
+
+def _bucket_ident(ident: str) -> tuple[str, str, int]:
+    dimension, entity, start = ident.split("|", 2)
+    return dimension, entity, int(start)
 
 
 class ReadModelStore:
@@ -39,8 +87,13 @@ class ReadModelStore:
         self.servers = servers or settings.kafka_servers
         self.contacts: dict[str, dict[str, Any]] = {}
         self.agents: dict[str, dict[str, Any]] = {}
-        # (dimension, id) -> bucket start -> {"c": counters, "max_wait_ms": ...}
+        # (dimension, id) -> bucket start -> {"c": counters, "max_wait_ms": ...}: the rows served
         self.intervals: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
+        self._live: dict[SeriesKey, dict[int, dict[str, Any]]] = {}  # the workers' rows
+        # generation -> (dimension, id, start) -> row; committed or still waiting for its marker
+        self.generation_rows: dict[str, dict[tuple[str, str, int], dict[str, Any]]] = {}
+        self.generation_markers: dict[str, dict[str, Any]] = {}  # every marker read (committed or not)
+        self.generations: dict[str, dict[str, Any]] = {}  # committed generations' markers
         # contact id -> drill-down row of a recent contact, at most ``recent_keep`` (the newest by updated_at)
         self.recent: dict[str, dict[str, Any]] = {}
         self.recent_keep = RECENT_KEEP
@@ -74,16 +127,72 @@ class ReadModelStore:
             else:
                 rows[ident] = row
         elif kind == "interval":
-            dimension, entity, start = ident.split("|", 2)
-            series = self.intervals.setdefault((dimension, entity), {})
-            if row is None:
-                series.pop(int(start), None)
-            else:
-                series[int(start)] = {"c": row["c"], "max_wait_ms": row.get("max_wait_ms")}
+            dimension, entity, start = _bucket_ident(ident)
+            value = None if row is None else {"c": row["c"], "max_wait_ms": row.get("max_wait_ms")}
+            for layer in (self._live, None if self._covered(dimension, entity, start) else self.intervals):
+                if layer is not None:
+                    series = layer.setdefault((dimension, entity), {})
+                    if value is None:
+                        series.pop(start, None)
+                    else:
+                        series[start] = value
+        elif kind == "recomputed":
+            generation, _, bucket = ident.partition("|")
+            self._generation_row(generation, _bucket_ident(bucket.partition("|")[2]), row)
+        elif kind == "generation":
+            self._generation_marker(ident, row)
         if row is not None:
             self._see_event_time(row.get("queued_at"), row.get("answered_at"), row.get("changed_at"), row.get("updated_at") if kind == "recent" else None)
         self.rows_applied += 1
         self.last_update = time.time()
+
+    # ---- generations (ccpulse recompute) ---------------------------------------------------------
+    def _covered(self, dimension: str, entity: str, start: int) -> bool:
+        return any(generation_covers(m, dimension, entity, start) for m in self.generations.values())
+
+    def _generation_row(self, generation: str, where: tuple[str, str, int], row: dict[str, Any] | None) -> None:
+        rows = self.generation_rows.setdefault(generation, {})
+        if row is None:
+            rows.pop(where, None)
+            if not rows:
+                del self.generation_rows[generation]
+            if generation in self.generations:  # not how a generation is withdrawn, but stay consistent
+                self._serve()
+            return
+        rows[where] = {"c": row["c"], "max_wait_ms": row.get("max_wait_ms")}
+        self._commit(generation)
+
+    def _generation_marker(self, generation: str, marker: dict[str, Any] | None) -> None:
+        if marker is None:  # withdrawn (superseded): its rows' tombstones follow
+            self.generation_markers.pop(generation, None)
+            self.generation_rows.pop(generation, None)
+            if self.generations.pop(generation, None) is not None:
+                self._serve()
+            return
+        self.generation_markers[generation] = marker
+        self._commit(generation)
+
+    def _commit(self, generation: str) -> None:
+        """Serve a generation once its marker and all the rows it counts are here (atomically)."""
+        marker = self.generation_markers.get(generation)
+        if marker is None or generation in self.generations:
+            return
+        if len(self.generation_rows.get(generation, {})) >= marker["rows"]:
+            self.generations[generation] = marker
+            self._serve()
+            log.info("serving recomputed generation %s (%d rows)", generation, marker["rows"])
+
+    def _serve(self) -> None:
+        """Rebuild the served rows: the live layer, overlaid by each committed generation, newest last."""
+        served = {series_key: dict(series) for series_key, series in self._live.items()}
+        for generation in sorted(self.generations):  # ids sort by creation time
+            marker = self.generations[generation]
+            for (dimension, entity), series in served.items():
+                for start in [s for s in series if generation_covers(marker, dimension, entity, s)]:
+                    del series[start]
+            for (dimension, entity, start), value in self.generation_rows.get(generation, {}).items():
+                served.setdefault((dimension, entity), {})[start] = value
+        self.intervals = served  # one assignment: readers see the old rows or the new ones, never a mix
 
     def apply_alert(self, key: bytes, value: bytes | None) -> None:
         """Apply one ``cc.alerts`` message (the latest record per alert id)."""
@@ -222,6 +331,7 @@ class ReadModelStore:
             if self.ready is False and self.rows_applied:
                 # A reconnect: start over so no tombstone is missed.
                 self.contacts.clear(); self.agents.clear(); self.intervals.clear(); self.rejected.clear()
+                self._live.clear(); self.generation_rows.clear(); self.generation_markers.clear(); self.generations.clear()
                 self.alerts.clear(); self.workers.clear()
                 self.recent.clear(); self._recent_heap.clear()
             caught_up = False

@@ -206,8 +206,11 @@ COMMANDS: dict[str, tuple[str, str | None, str | None, str]] = {
     "api": ("run the read API, wallboard and /metrics", None, "_api_args", "_api"),
     "simulate": ("produce a realistic multichannel event stream", "ccpulse.simulate", "add_arguments", "run"),
     "replay": ("send a JSONL file of events to Kafka in file order", "ccpulse.replay", "add_arguments", "run"),
+    "recompute": ("re-derive past intervals from the retained events with new settings", "ccpulse.recompute", "add_arguments", "run"),
     "token": ("create an API token (prints the token once and its hashed configuration entry)", "api.auth",
               "add_arguments", "run"),
+    "bench": ("benchmark ccpulse against raw consume, Faust and peer stream processors (docs/performance.md)",
+              "bench.runner", "add_arguments", "run"),
     "schemas": ("write the JSON Schema files of the event contract", "schemas.jsonschema", "add_arguments", "run"),
 }
 

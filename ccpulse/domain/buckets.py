@@ -55,9 +55,11 @@ def apply_delta(bucket: dict[str, Any] | None, delta: Mapping[str, Any], source:
     if mark is not None and tuple(mark) >= seq:
         return bucket, False
     counters: dict[str, int] = bucket["c"]
-    tops: dict[str, int] = {visit: wait for wait, visit in bucket["tops"]}
+    tops: dict[str, int] | None = None  # built only when the delta carries waits
     for measure, value in delta.items():
         if measure.startswith(TOP_PREFIX):
+            if tops is None:
+                tops = {visit: wait for wait, visit in bucket["tops"]}
             visit = measure[len(TOP_PREFIX):]
             if value is None:
                 tops.pop(visit, None)
@@ -69,7 +71,8 @@ def apply_delta(bucket: dict[str, Any] | None, delta: Mapping[str, Any], source:
                 counters[measure] = total
             else:
                 counters.pop(measure, None)
-    bucket["tops"] = sorted(([w, v] for v, w in tops.items()), key=lambda wv: (-wv[0], wv[1]))[:TOP_KEEP]
+    if tops is not None:
+        bucket["tops"] = sorted(([w, v] for v, w in tops.items()), key=lambda wv: (-wv[0], wv[1]))[:TOP_KEEP]
     bucket["hwm"][source] = list(seq)
     return bucket, True
 

@@ -79,8 +79,9 @@ def event_record(event: Event, raw: bytes, src: str, offset: int) -> dict[str, A
     ``raw`` is kept so a rejection found later still dead-letters the original bytes.
     """
     rec: dict[str, Any] = {"id": event.event_id, "type": event.type, "t": event.at, "src": src, "off": offset}
+    values = event.__dict__  # the model's field values (getattr of a field a model lacks is slow in pydantic)
     for name in _FIELDS:
-        value = getattr(event, name, None)
+        value = values.get(name)
         if value is not None:
             rec[name] = value
     rec["raw"] = raw.decode("utf-8", "replace")
@@ -102,7 +103,8 @@ def add_event(events: list[dict[str, Any]], rec: dict[str, Any]) -> str:
             same_message = existing["src"] == rec["src"] and existing["off"] == rec["off"]
             return "redelivered" if same_message else "duplicate"
     events.append(rec)
-    events.sort(key=_sort_key)
+    if len(events) > 1 and _sort_key(events[-2]) > _sort_key(rec):  # in order (the usual case): already sorted
+        events.sort(key=_sort_key)
     return "applied"
 
 
@@ -147,13 +149,18 @@ class _Folder:
         self.resolved: bool | None = None
         self.scores: dict[str, int] = {}
         self.comment: str | None = None
+        self._keys: dict[tuple[float, str, str, str | None], list[str]] = {}
 
     # ---- helpers ------------------------------------------------------------------
     def add(self, t: float, queue: str, measure: str, value: int = 1, agent: str | None = None) -> None:
         """Credit ``measure`` to the queue's, the channel's and (when given) the agent's bucket at ``t``."""
-        keys = [bucket_key("queue", queue, t), bucket_key("channel", self.channel, t)]
-        if agent is not None:
-            keys.append(bucket_key("agent", agent, t))
+        where = (t, queue, self.channel, agent)
+        keys = self._keys.get(where)
+        if keys is None:  # several measures go to the same buckets: build their keys once
+            keys = [bucket_key("queue", queue, t), bucket_key("channel", self.channel, t)]
+            if agent is not None:
+                keys.append(bucket_key("agent", agent, t))
+            self._keys[where] = keys
         for key in keys:
             bucket = self.out.contributions.setdefault(key, {})
             bucket[measure] = bucket.get(measure, 0) + value
@@ -389,19 +396,30 @@ def diff_contributions(old: Contributions, new: Contributions) -> Contributions:
     as ``None`` (remove). Buckets without a change are omitted.
     """
     out: Contributions = {}
-    for key in old.keys() | new.keys():
-        before, after = old.get(key, {}), new.get(key, {})
-        delta: dict[str, Any] = {}
-        for measure in before.keys() | after.keys():
-            if measure.startswith(TOP_PREFIX):
-                if measure not in after:
-                    delta[measure] = None
-                elif before.get(measure) != after[measure]:
-                    delta[measure] = after[measure]
-            else:
-                change = after.get(measure, 0) - before.get(measure, 0)
-                if change:
-                    delta[measure] = change
-        if delta:
-            out[key] = delta
+    for key, after in new.items():
+        before = old.get(key)
+        if before != after:  # most buckets of a re-fold are unchanged: skip them at once
+            delta = _measure_delta(before or {}, after)
+            if delta:
+                out[key] = delta
+    for key, before in old.items():
+        if key not in new:
+            delta = _measure_delta(before, {})
+            if delta:
+                out[key] = delta
     return out
+
+
+def _measure_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
+    delta: dict[str, Any] = {}
+    for measure in before.keys() | after.keys():
+        if measure.startswith(TOP_PREFIX):
+            if measure not in after:
+                delta[measure] = None
+            elif before.get(measure) != after[measure]:
+                delta[measure] = after[measure]
+        else:
+            change = after.get(measure, 0) - before.get(measure, 0)
+            if change:
+                delta[measure] = change
+    return delta

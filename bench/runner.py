@@ -1,0 +1,490 @@
+"""``ccpulse bench``: one command, one table (docs/performance.md).
+
+On pre-produced simulator data, on the embedded broker or Apache Kafka (``--broker``), it runs
+every line once per round, round-robin, and prints medians, spread and peak RSS:
+
+- ceiling: raw consume (aiokafka + orjson; confluent-kafka when installed), doing nothing;
+- floor of the framework: a Faust agent doing nothing;
+- peers: Quix Streams, Bytewax and Pathway doing the tumbling 15-minute count per queue
+  (bench extras); each must count every event exactly or it gets no rate;
+- ccpulse worker: events/s through the full topology, 1 and 2 workers;
+- end-to-end latency: event produced -> its row in the read model (what the API serves),
+  p50/p95/p99 at a steady 1,000 and 5,000 events/s;
+- scale: API p99 and ``/metrics`` scrape time over a read model of N agents x M queues x D days.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.lines import window_key
+from ccpulse.settings import Settings, Topics
+
+__all__ = ["add_arguments", "run"]
+
+START = datetime(2026, 3, 2, 0, 0, tzinfo=timezone.utc)
+PEERS = ("raw-aiokafka", "raw-confluent", "faust-noop", "quix", "bytewax", "pathway")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--broker", choices=["embedded", "kafka"], default="embedded",
+                        help="start this broker for the run (default: the embedded one)")
+    parser.add_argument("--bootstrap", default=None, help="use this running Kafka instead of starting one")
+    parser.add_argument("--events", type=int, default=200_000, help="pre-produced events per line (default 200,000)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; every line runs once per round (default 3)")
+    parser.add_argument("--only", default=None, help="comma-separated subset: peers,worker,latency,scale")
+    parser.add_argument("--scale", default="10000x500x8", help="agents x queues x days for the scale line")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 5,000 events, 1 round, small scale")
+
+
+@dataclass
+class Line:
+    name: str
+    rates: list[float] = field(default_factory=list)
+    rss_mb: list[float] = field(default_factory=list)
+    note: str = ""
+
+    def median(self) -> float | None:
+        return statistics.median(self.rates) if self.rates else None
+
+
+def _progress(text: str) -> None:
+    print(f"ccpulse bench: {text}", file=sys.stderr, flush=True)
+
+
+# ---- data ----------------------------------------------------------------------------------------
+def bench_events(n: int, contacts_only: bool) -> list[dict[str, Any]]:
+    """At least ``n`` simulator events from a busy day (contact events only for the peer lines)."""
+    from ccpulse.simulate import SimConfig, generate
+
+    out: list[dict[str, Any]] = []
+    for event in generate(SimConfig(seed=42, start=START, duration_seconds=None, agents=120, load=12.0)):
+        if contacts_only and not event["type"].startswith("contact."):
+            continue
+        out.append(event)
+        if len(out) >= n:
+            return out
+    return out
+
+
+async def _produce(servers: str, items: list[tuple[str, bytes, bytes]]) -> None:
+    from ccpulse.kafka import start_producer
+
+    producer = await start_producer(servers, linger_ms=20, max_batch_size=256 * 1024)
+    try:
+        futures = [await producer.send(topic, value, key=key) for topic, key, value in items]
+        for future in futures:
+            await future
+    finally:
+        await producer.stop()
+
+
+async def _create(servers: str, topics: list[str], partitions: int = 4) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(t, partitions, 1) for t in topics])
+    finally:
+        await admin.close()
+
+
+# ---- peer lines ----------------------------------------------------------------------------------
+def _run_line(name: str, servers: str, topic: str, n: int, expected: Counter, timeout: float = 900) -> tuple[float | None, float, str]:
+    """(events/s or None, peak RSS MB, note) of one line in its own process."""
+    try:
+        done = subprocess.run([sys.executable, "-m", "bench.lines", name, servers, topic, str(n)],
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, 0.0, f"timed out after {timeout:.0f} s"
+    result_lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if not result_lines:
+        return None, 0.0, f"failed (exit {done.returncode}): {done.stderr.strip().splitlines()[-1:]}"
+    result = orjson.loads(result_lines[0])
+    if "error" in result:
+        return None, 0.0, result["error"]
+    rss = result.get("rss_kb", 0) / 1024
+    if result["events"] != n or not result.get("seconds"):
+        return None, rss, f"counted {result['events']} of {n} events: no rate"
+    if result.get("counts") is not None:
+        got = Counter({(q, w): c for q, w, c in result["counts"]})
+        if +got != +expected:
+            return None, rss, "window counts differ from the expected ones: no rate"
+    return n / result["seconds"], rss, ""
+
+
+# ---- the ccpulse worker --------------------------------------------------------------------------
+class Worker:
+    """ccpulse worker processes on a fresh topic prefix and consumer group."""
+
+    def __init__(self, servers: str, engine: str, workdir: Path) -> None:
+        self.servers = servers
+        self.prefix = f"bench-{uuid.uuid4().hex[:8]}"
+        self.workdir = workdir
+        self.settings = Settings(bootstrap_servers=servers, worker_id=f"ccpulse-{self.prefix}",
+                                 topics={k: f"{self.prefix}.{f.default}" for k, f in Topics.model_fields.items()})
+        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("CCPULSE_")},
+                    "CCPULSE_BOOTSTRAP_SERVERS": servers, "CCPULSE_WORKER_ID": self.settings.worker_id,
+                    "CCPULSE_LOG_LEVEL": "warning",
+                    **{f"CCPULSE_TOPICS__{k.upper()}": v for k, v in self.settings.topics.model_dump().items()}}
+        if engine == "embedded":
+            self.env["CCPULSE_RECOVERY_CONSISTENCY_CHECK"] = "false"
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def topics(self) -> None:
+        from ccpulse.kafka import ensure_topics
+
+        asyncio.run(ensure_topics(self.settings, self.servers))
+
+    def start(self, count: int = 1) -> None:
+        for i in range(count):
+            env = {**self.env, "CCPULSE_DATA_DIR": str(self.workdir / f"{self.prefix}-w{i}")}
+            log = open(self.workdir / f"{self.prefix}-w{i}.log", "ab")
+            self.procs.append(subprocess.Popen([sys.executable, "-m", "ccpulse", "worker"], env=env,
+                                               stdout=log, stderr=subprocess.STDOUT))
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    def rss_mb(self) -> float:
+        total = 0
+        for proc in self.procs:
+            try:
+                with open(f"/proc/{proc.pid}/status") as fh:
+                    total += next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+            except (OSError, StopIteration):
+                pass
+        return total / 1024
+
+    async def committed(self) -> int:
+        """Input events the worker group has processed and committed."""
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        t = self.settings.topics
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.servers, group_id=self.settings.worker_id,
+                                    enable_auto_commit=False)
+        await consumer.start()
+        try:
+            await consumer._client.force_metadata_update()
+            total = 0
+            for topic in (t.contact_events, t.agent_events, t.survey_events):
+                for p in consumer.partitions_for_topic(topic) or ():
+                    done = await consumer.committed(TopicPartition(topic, p))
+                    total += done if done and done > 0 else 0
+            return total
+        finally:
+            await consumer.stop()
+
+
+def _worker_rate(servers: str, engine: str, events: list[dict[str, Any]], workers: int, workdir: Path) -> tuple[float | None, float, str]:
+    from ccpulse.kafka import topic_for_type
+
+    worker = Worker(servers, engine, workdir)
+    worker.topics()
+    items = [(topic_for_type(worker.settings, e["type"]), (e.get("contact_id") or e["agent_id"]).encode(),
+              orjson.dumps(e)) for e in events]
+    asyncio.run(_produce(servers, items))
+    n = len(items)
+    worker.start(workers)
+    try:
+        first: tuple[float, int] | None = None
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline:
+            if any(p.poll() is not None for p in worker.procs):
+                return None, 0.0, "a worker exited: see " + str(workdir)
+            done = asyncio.run(worker.committed())
+            now = time.monotonic()
+            if done and first is None:
+                first = (now, done)
+            if done >= n and first is not None:
+                seconds = now - first[0]
+                return ((n - first[1]) / seconds if seconds > 0 else None), worker.rss_mb(), ""
+            time.sleep(0.2)
+        return None, worker.rss_mb(), "timed out"
+    finally:
+        worker.stop()
+
+
+# ---- end-to-end latency --------------------------------------------------------------------------
+def _latency(servers: str, engine: str, rate: int, seconds: float, workdir: Path) -> dict[str, float] | str:
+    """Produce contact.queued events at ``rate``/s (event time = now); time until each contact's row
+    arrives on the read-model topic, which is what every API instance applies at once."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from ccpulse.kafka import start_producer
+
+    worker = Worker(servers, engine, workdir)
+    worker.topics()
+    worker.start(1)
+    sent: dict[str, float] = {}
+    seen: dict[str, float] = {}
+
+    async def go() -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
+        await consumer.start()
+        producer = await start_producer(servers, linger_ms=1)
+        try:
+            await consumer._client.force_metadata_update()
+            topic = worker.settings.topics.read_model
+            parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+            consumer.assign(parts)
+            await consumer.seek_to_end(*parts)
+
+            async def read() -> None:
+                while True:
+                    for messages in (await consumer.getmany(timeout_ms=100)).values():
+                        now = time.monotonic()
+                        for m in messages:
+                            if m.key and m.key.startswith(b"contact|"):
+                                seen.setdefault(m.key[8:].decode(), now)
+
+            reader = asyncio.create_task(read())
+            # Warm-up: the worker joins its group and the first rows flow.
+            warm = f"warm-{uuid.uuid4().hex[:6]}"
+            await _queued(producer, worker, warm)
+            for _ in range(600):
+                if warm in seen:
+                    break
+                await asyncio.sleep(0.1)
+            started = time.monotonic()
+            i = 0
+            while time.monotonic() - started < seconds:
+                due = started + i / rate
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                contact = f"lat-{i}"
+                sent[contact] = time.monotonic()
+                await _queued(producer, worker, contact, wait=False)
+                i += 1
+            await producer.flush()
+            for _ in range(100):
+                if len(seen) >= len(sent):
+                    break
+                await asyncio.sleep(0.1)
+            reader.cancel()
+        finally:
+            await producer.stop()
+            await consumer.stop()
+
+    try:
+        asyncio.run(go())
+    finally:
+        worker.stop()
+    latencies = sorted(seen[c] - sent[c] for c in sent if c in seen)
+    if len(latencies) < len(sent):
+        return f"{len(sent) - len(latencies)} of {len(sent)} events never reached the read model"
+    q = statistics.quantiles(latencies, n=100)
+    return {"p50": q[49], "p95": q[94], "p99": q[98], "events": len(latencies)}
+
+
+async def _queued(producer: Any, worker: Worker, contact: str, wait: bool = True) -> None:
+    event = {"event_id": f"{contact}-q", "type": "contact.queued", "occurred_at": datetime.now(timezone.utc).isoformat(),
+             "contact_id": contact, "channel": "voice", "queue_id": "bench"}
+    send = producer.send_and_wait if wait else producer.send
+    await send(worker.settings.topics.contact_events, orjson.dumps(event), key=contact.encode())
+
+
+# ---- scale ---------------------------------------------------------------------------------------
+def _scale(agents: int, queues: int, days: int) -> dict[str, float]:
+    """A read model of ``agents`` x ``queues`` x ``days`` of 15-minute rows in one API process:
+    memory, and p50/p99 of the reads a wallboard and an integrator make, and the /metrics scrape."""
+    import gc
+    import random
+
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from api.store import ReadModelStore
+
+    rng = random.Random(1)
+    settings = Settings(auth_enabled=False)
+    store = ReadModelStore(settings)
+    store.ready = True
+    before = _rss_mb()
+    now = START.timestamp() + days * 86400 - 600
+    for q in range(queues):
+        for b in range(days * 96):
+            offered = rng.randint(0, 40)
+            answered = offered - rng.randint(0, min(offered, 4))
+            row = {"c": {"offered": offered, "offered_voice": offered, "answered": answered,
+                         "abandoned": offered - answered, "answered_within_sl": answered * 4 // 5,
+                         "wait_answered_ms": answered * 15000, "handled": answered, "talk_ms": answered * 240000,
+                         "acw_ms": answered * 30000, "csat_responses": answered // 4,
+                         "csat_satisfied": answered // 5, "csat_score_milli": answered // 4 * 4000},
+                   "max_wait_ms": 60000}
+            store.apply(f"interval|queue|q{q}|{int(START.timestamp()) + b * 900}".encode(), orjson.dumps(row))
+    for a in range(agents):
+        store.apply(f"agent|a{a}".encode(), orjson.dumps({
+            "kind": "agent", "agent_id": f"a{a}", "state": rng.choice(["available", "on_contact", "after_contact_work", "away"]),
+            "since": now - rng.randint(0, 3600), "reason": None, "queue_ids": [f"q{rng.randrange(queues)}"],
+            "team": f"t{a % 200}", "site": f"s{a % 5}", "changed_at": now}))
+        for b in range(0, days * 96, 3):  # an agent works about a third of the day
+            store.apply(f"interval|agent|a{a}|{int(START.timestamp()) + b * 900}".encode(), orjson.dumps(
+                {"c": {"answered": 3, "handled": 3, "talk_ms": 700000, "time_available_ms": 100000,
+                       "time_on_contact_ms": 700000, "time_after_contact_work_ms": 100000}, "max_wait_ms": None}))
+    gc.collect()
+    store.event_now = lambda: now  # type: ignore[method-assign]
+    app = create_app(settings)
+    app.state.store = store
+    client = TestClient(app)
+    out: dict[str, float] = {"rows": float(store.rows_applied), "memory_mb": _rss_mb() - before}
+    for label, path, repeat in (("queue intervals", "/api/v1/queues/q7/intervals?granularity=1h", 50),
+                                ("agents page", "/api/v1/agents?limit=500", 50),
+                                ("one queue", "/api/v1/queues/q3", 50),
+                                ("all queues", "/api/v1/queues", 5),
+                                ("summary", "/api/v1/summary", 5),
+                                ("metrics scrape", "/metrics", 3)):
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            response = client.get(path)
+            times.append(time.perf_counter() - t0)
+            assert response.status_code == 200, (path, response.status_code)
+        times.sort()
+        out[f"{label} p50 ms"] = 1000 * times[len(times) // 2]
+        out[f"{label} p99 ms"] = 1000 * times[min(len(times) - 1, int(len(times) * 0.99))]
+    return out
+
+
+def _rss_mb() -> float:
+    with open(f"/proc/{os.getpid()}/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:")) / 1024
+
+
+# ---- the command ---------------------------------------------------------------------------------
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from ccpulse.broker import BrokerUnavailable, EmbeddedBroker
+    from ccpulse.simulate import quiet_kafka_logs
+
+    quiet_kafka_logs(settings)
+    if args.quick:
+        args.events, args.rounds, args.scale = min(args.events, 5000), 1, "200x20x2"
+    only = set((args.only or "peers,worker,latency,scale").split(","))
+    broker: Any = None
+    engine = args.broker
+    if args.bootstrap:
+        servers, engine = args.bootstrap, "kafka"
+    else:
+        try:
+            if args.broker == "kafka":
+                from ccpulse.kafka_broker import KafkaBroker
+
+                _progress("starting Apache Kafka…")
+                broker = KafkaBroker().start()
+            else:
+                broker = EmbeddedBroker().start()
+        except BrokerUnavailable as exc:
+            print(f"ccpulse: {exc}", file=sys.stderr)
+            return 2
+        servers = broker.bootstrap_servers
+    workdir = Path(tempfile.mkdtemp(prefix="ccpulse-bench-"))
+    started = time.monotonic()
+    lines: dict[str, Line] = {}
+    extra: dict[str, Any] = {}
+    try:
+        if "peers" in only or "worker" in only:
+            _progress(f"generating {args.events:,} events…")
+        if "peers" in only:
+            contacts = bench_events(args.events, contacts_only=True)
+            topic = f"bench.contacts-{uuid.uuid4().hex[:6]}"
+            asyncio.run(_create(servers, [topic]))
+            values = [orjson.dumps(e) for e in contacts]
+            asyncio.run(_produce(servers, [(topic, e["contact_id"].encode(), v) for e, v in zip(contacts, values)]))
+            expected = Counter(window_key(v) for v in values)
+            size = sum(map(len, values)) / len(values)
+            extra["data"] = f"{len(values):,} contact events of {size:.0f} bytes on 4 partitions"
+        if "worker" in only:
+            mixed = bench_events(args.events, contacts_only=False)
+        for round_no in range(1, args.rounds + 1):
+            if "peers" in only:
+                for name in PEERS:
+                    _progress(f"round {round_no}/{args.rounds}: {name}")
+                    rate, rss, note = _run_line(name, servers, topic, len(values), expected)
+                    line = lines.setdefault(name, Line(name))
+                    if rate is not None:
+                        line.rates.append(rate)
+                        line.rss_mb.append(rss)
+                    line.note = note or line.note
+            if "worker" in only:
+                for count in (1, 2):
+                    name = f"ccpulse worker x{count}"
+                    _progress(f"round {round_no}/{args.rounds}: {name} ({len(mixed):,} events, full topology)")
+                    rate, rss, note = _worker_rate(servers, engine, mixed, count, workdir)
+                    line = lines.setdefault(name, Line(name))
+                    if rate is not None:
+                        line.rates.append(rate)
+                        line.rss_mb.append(rss)
+                    line.note = note or line.note
+        if "latency" in only:
+            for rate in (1000, 5000):
+                _progress(f"end-to-end latency at {rate:,} events/s…")
+                extra[f"latency {rate}/s"] = _latency(servers, engine, rate, 5 if args.quick else 20, workdir)
+        if "scale" in only:
+            agents, queues, days = (int(x) for x in args.scale.split("x"))
+            _progress(f"scale: {agents:,} agents x {queues} queues x {days} days…")
+            extra["scale"] = {"size": args.scale, **_scale(agents, queues, days)}
+    except KeyboardInterrupt:
+        print("ccpulse bench: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if broker is not None:
+            broker.stop()
+    print(_table(lines, extra, engine, args))
+    print(f"ccpulse bench: {len(lines)} lines x {args.rounds} rounds on the {engine} broker in "
+          f"{time.monotonic() - started:.0f} s")
+    return 0
+
+
+def _table(lines: dict[str, Line], extra: dict[str, Any], engine: str, args: argparse.Namespace) -> str:
+    ceiling = lines.get("raw-aiokafka").median() if "raw-aiokafka" in lines else None
+    floor = lines.get("faust-noop").median() if "faust-noop" in lines else None
+    out = [f"ccpulse bench — broker: {engine}; {extra.get('data', '')}; rounds: {args.rounds}", "",
+           "| line | events/s (median) | spread (min–max) | × raw consume | × Faust no-op | peak RSS MB | note |",
+           "|---|---|---|---|---|---|---|"]
+    for line in lines.values():
+        median = line.median()
+        if median is None:
+            out.append(f"| {line.name} | – | – | – | – | – | {line.note} |")
+            continue
+        spread = f"{min(line.rates):,.0f}–{max(line.rates):,.0f}"
+        ratio = lambda base: f"{median / base:.2f}" if base else "–"  # noqa: E731
+        out.append(f"| {line.name} | {median:,.0f} | {spread} | {ratio(ceiling)} | {ratio(floor)} | "
+                   f"{max(line.rss_mb):,.0f} | {line.note} |")
+    for key, value in extra.items():
+        if key.startswith("latency"):
+            text = value if isinstance(value, str) else (
+                f"p50 {value['p50'] * 1000:.0f} ms, p95 {value['p95'] * 1000:.0f} ms, p99 {value['p99'] * 1000:.0f} ms "
+                f"over {value['events']:,} events")
+            out.append(f"\nend-to-end {key} (produced -> read model): {text}")
+    if "scale" in extra:
+        s = extra["scale"]
+        out.append(f"\nscale {s['size']} (agents x queues x days): {s['rows']:,.0f} rows, "
+                   f"{s['memory_mb']:,.0f} MB read model in the API")
+        out.append("| API read | p50 ms | p99 ms |\n|---|---|---|")
+        for key in [k for k in s if k.endswith(" p50 ms")]:
+            label = key[:-7]
+            out.append(f"| {label} | {s[key]:.1f} | {s[label + ' p99 ms']:.1f} |")
+    return "\n".join(out)
