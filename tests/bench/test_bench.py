@@ -1,0 +1,34 @@
+"""`ccpulse bench` runs end to end (a smoke run): every line either has a rate for having counted
+every event exactly, or says why not; the table and the one-line summary are printed. The figures
+themselves are not judged here (performance lives in the benchmark output, docs/performance.md)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_quick_bench_prints_the_table_with_every_line() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CCPULSE_")}
+    done = subprocess.run([sys.executable, "-m", "ccpulse", "bench", "--quick", "--only", "peers,worker,scale"],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    table = {m.group(1): m.group(2) for m in re.finditer(r"^\| ([^|]+?) \| ([^|]+?) \|", done.stdout, re.M)}
+    for line in ("raw-aiokafka", "raw-confluent", "faust-noop", "quix", "bytewax", "pathway",
+                 "ccpulse worker x1", "ccpulse worker x2"):
+        assert line in table, (line, done.stdout)
+    # The ceiling, the Faust floor and ccpulse itself counted every event (a rate is only given then).
+    for line in ("raw-aiokafka", "faust-noop", "ccpulse worker x1", "ccpulse worker x2"):
+        assert re.fullmatch(r"[\d,]+", table[line]), (line, done.stdout)
+    # A peer without a rate says why (not installed here, or what went wrong).
+    for line in ("raw-confluent", "quix", "bytewax", "pathway"):
+        row = next(r for r in done.stdout.splitlines() if r.startswith(f"| {line} |"))
+        assert re.fullmatch(r"[\d,]+", table[line]) or row.rstrip(" |").split("|")[-1].strip(), row
+    assert "| metrics scrape |" in done.stdout
+    assert re.search(r"^ccpulse bench: \d+ lines x 1 rounds on the embedded broker in \d+ s$", done.stdout, re.M)
