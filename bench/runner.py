@@ -210,7 +210,7 @@ def _worker_rate(servers: str, engine: str, events: list[dict[str, Any]], worker
     worker.start(workers)
     try:
         first: tuple[float, int] | None = None
-        deadline = time.monotonic() + 1800
+        deadline = time.monotonic() + max(300.0, n / 20)  # slower than 20 events/s is a failure
         while time.monotonic() < deadline:
             if any(p.poll() is not None for p in worker.procs):
                 return None, 0.0, "a worker exited: see " + str(workdir)
@@ -222,7 +222,7 @@ def _worker_rate(servers: str, engine: str, events: list[dict[str, Any]], worker
                 seconds = now - first[0]
                 return ((n - first[1]) / seconds if seconds > 0 else None), worker.rss_mb(), ""
             time.sleep(0.2)
-        return None, worker.rss_mb(), "timed out"
+        return None, worker.rss_mb(), f"timed out: {asyncio.run(worker.committed())} of {n} events committed"
     finally:
         worker.stop()
 
@@ -447,6 +447,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             _progress(f"scale: {agents:,} agents x {queues} queues x {days} days…")
             extra["scale"] = {"size": args.scale, **_scale(agents, queues, days)}
     except KeyboardInterrupt:
+        print(_table(lines, extra, engine, args))  # what was measured so far
         print("ccpulse bench: interrupted", file=sys.stderr)
         return 130
     finally:
