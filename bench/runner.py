@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bootstrap", default=None, help="use this running Kafka instead of starting one")
     parser.add_argument("--events", type=int, default=200_000, help="pre-produced events per line (default 200,000)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; every line runs once per round (default 3)")
-    parser.add_argument("--only", default=None, help="comma-separated subset: peers,worker,latency,scale")
+    parser.add_argument("--only", default=None, help="comma-separated subset: peers,worker,latency,scale,api")
     parser.add_argument("--scale", default="10000x500x8", help="agents x queues x days for the scale line")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 5,000 events, 1 round, small scale")
 
@@ -374,6 +374,45 @@ def _rss_mb() -> float:
         return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:")) / 1024
 
 
+# ---- API under load ------------------------------------------------------------------------------
+def _api_load(servers: str, engine: str, workdir: Path, seconds: float) -> dict[str, Any] | str:
+    """One API instance over a worker that processed a simulated hour: 200 SSE clients (wallboards)
+    and 8 back-to-back REST readers on loopback (bench/api_load.py)."""
+    from bench.api_load import run as load
+    from ccpulse.broker import free_port, wait_for_port
+    from ccpulse.kafka import topic_for_type
+    worker = Worker(servers, engine, workdir)
+    worker.topics()
+    events = bench_events(5_000, contacts_only=False)
+    asyncio.run(_produce(servers, [(topic_for_type(worker.settings, e["type"]),
+                                    (e.get("contact_id") or e["agent_id"]).encode(), orjson.dumps(e)) for e in events]))
+    worker.start(1)
+    port = free_port()
+    env = {**worker.env, "CCPULSE_API_PORT": str(port), "CCPULSE_AUTH_ENABLED": "false"}
+    api = subprocess.Popen([sys.executable, "-m", "ccpulse", "api"], env=env,
+                           stdout=open(workdir / f"{worker.prefix}-api.log", "ab"), stderr=subprocess.STDOUT)
+    try:
+        if not wait_for_port("127.0.0.1", port, 60):
+            return "the API did not start"
+        import httpx
+
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200 and \
+                        asyncio.run(worker.committed()) >= len(events):
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        return asyncio.run(load(f"http://127.0.0.1:{port}", None, 200, rest_concurrency=8, duration=seconds,
+                                stall=5.0, pid=api.pid))
+    finally:
+        api.terminate()
+        api.wait(timeout=20)
+        worker.stop()
+
+
 # ---- the command ---------------------------------------------------------------------------------
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from ccpulse.broker import BrokerUnavailable, EmbeddedBroker
@@ -382,7 +421,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     quiet_kafka_logs(settings)
     if args.quick:
         args.events, args.rounds, args.scale = min(args.events, 5000), 1, "200x20x2"
-    only = set((args.only or "peers,worker,latency,scale").split(","))
+    only = set((args.only or "peers,worker,latency,scale,api").split(","))
     broker: Any = None
     engine = args.broker
     if args.bootstrap:
@@ -446,6 +485,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             agents, queues, days = (int(x) for x in args.scale.split("x"))
             _progress(f"scale: {agents:,} agents x {queues} queues x {days} days…")
             extra["scale"] = {"size": args.scale, **_scale(agents, queues, days)}
+        if "api" in only:
+            _progress("API load: 200 SSE clients + 8 REST readers…")
+            extra["api"] = _api_load(servers, engine, workdir, 5 if args.quick else 20)
     except KeyboardInterrupt:
         print(_table(lines, extra, engine, args))  # what was measured so far
         print("ccpulse bench: interrupted", file=sys.stderr)
@@ -488,4 +530,14 @@ def _table(lines: dict[str, Line], extra: dict[str, Any], engine: str, args: arg
         for key in [k for k in s if k.endswith(" p50 ms")]:
             label = key[:-7]
             out.append(f"| {label} | {s[key]:.1f} | {s[label + ' p99 ms']:.1f} |")
+    if "api" in extra:
+        a = extra["api"]
+        if isinstance(a, str):
+            out.append(f"\nAPI load: {a}")
+        else:
+            out.append(f"\nAPI load, {a['sse_clients']} SSE clients + 8 REST readers for {a['duration_s']} s: "
+                       f"{a['rest_per_second']} reads/s, p50 {a['rest_p50_ms']} ms, p95 {a['rest_p95_ms']} ms, "
+                       f"p99 {a['rest_p99_ms']} ms; {a['errors']} errors; {a['sse_lost']} SSE clients lost "
+                       f"(fewest snapshots per client: {a['sse_snapshots_min']}); API RSS {a['rss_before_mb']} -> "
+                       f"{a['rss_after_mb']} MB")
     return "\n".join(out)

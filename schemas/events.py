@@ -8,6 +8,7 @@ machine-readable reason instead of a crashed worker.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Annotated, Literal, Union
 
@@ -63,6 +64,8 @@ OptionalText = Annotated[str | None, Field(default=None, max_length=1024)]
 # Events far outside any plausible operating window are rejected: they would open
 # intervals nobody can see and usually mean a unit mistake (ms sent as seconds).
 _MIN_TIME = datetime(2000, 1, 1, tzinfo=timezone.utc)
+#: The shape of an RFC 3339 date-time with an offset (its values are checked by pydantic).
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})\Z")
 _MAX_TIME = datetime(2100, 1, 1, tzinfo=timezone.utc)
 
 
@@ -81,7 +84,8 @@ class _Event(BaseModel):
     @classmethod
     def _rfc3339_text(cls, value: object) -> object:
         # Numbers would be read as epoch seconds or milliseconds – ambiguous: the contract is text.
-        if not isinstance(value, str):
+        # So would a string of digits ("1772438400000"), which pydantic also takes for an epoch.
+        if not isinstance(value, str) or not _RFC3339.match(value):
             raise PydanticCustomError("datetime_type", "occurred_at must be an RFC 3339 string with an offset")
         return value
 

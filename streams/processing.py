@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import faust
@@ -32,23 +33,68 @@ from schemas.events import AgentStateChanged, Event, EventRejected, decode_event
 from streams.stats import WorkerStats
 from streams.readmodel import ReadModelPublisher, agent_row_key, contact_row_key, interval_row_key, recent_row_key
 
-__all__ = ["AgentProcessor", "ContactProcessor", "CustomerProcessor", "IntervalProcessor"]
+__all__ = ["AgentProcessor", "ContactProcessor", "CustomerProcessor", "IntervalProcessor", "changelog_acknowledged",
+           "watch_changelog"]
 
 log = logging.getLogger("ccpulse.worker")
 
 
 @contextlib.contextmanager
 def _writing_for(event: faust.EventT) -> Iterator[None]:
-    """Make table writes go to ``event``'s changelog partition.
+    """Make table reads and writes go to ``event``'s partition.
 
     Inside a ``take_events`` batch Faust's "current event" is the last one of the
-    batch, which may be on another partition than the key being written.
+    batch, which may be on another partition than the key being written — or read:
+    the rocksdict store looks a key up in the current event's partition only.
     """
     token = _current_event.set(weakref.ref(event))
     try:
         yield
     finally:
         _current_event.reset(token)
+
+
+#: Changelog sends made by table writes in the current agent task (see :func:`changelog_acknowledged`).
+_changelog_sends: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("ccpulse_changelog_sends", default=None)
+
+
+def watch_changelog(table: faust.Table) -> None:
+    """Let :func:`changelog_acknowledged` see the changelog messages ``table``'s writes send."""
+    send = table.send_changelog
+
+    def send_changelog(*args: Any, **kwargs: Any) -> Any:
+        future = send(*args, **kwargs)
+        sink = _changelog_sends.get()
+        if sink is not None:
+            sink.append(future)
+        return future
+
+    table.send_changelog = send_changelog  # type: ignore[method-assign]
+
+
+@contextlib.asynccontextmanager
+async def changelog_acknowledged() -> AsyncIterator[None]:
+    """Wait, before leaving, until the changelog messages of the table writes made inside are acknowledged.
+
+    An agent's batch is acknowledged (and its offsets become committable) when its processing
+    returns. Faust flushes its producer before committing, but that flush gives up as soon as one
+    buffered message takes longer than 0.1 s to hand over, so under load offsets could be committed
+    while the batch's changelog messages were still unsent: a crash then lost table state whose
+    input would never be processed again — double counts on the next event of the same key.
+    """
+    sink: list[Any] = []
+    token = _changelog_sends.set(sink)
+    try:
+        yield
+    finally:
+        _changelog_sends.reset(token)
+    if sink:
+        await asyncio.gather(*sink)
+
+
+def _owned(state: dict[str, Any], partitions: set[int] | None) -> bool:
+    """Does a table value (which records its partition as ``p``) belong to ``partitions`` (None = all)?"""
+    return partitions is None or state.get("p") is None or state["p"] in partitions
 
 
 def _source(event: faust.EventT) -> str:
@@ -135,7 +181,8 @@ class ContactProcessor(_Processor):
         marks: dict[str, float] = {}
         for ev in events:
             try:
-                await self.handle(ev, states, writer, marks)
+                with _writing_for(ev):  # reads of this event's keys: its partition
+                    await self.handle(ev, states, writer, marks)
             except Exception as exc:  # a bug must not stop the stream: dead-letter and go on
                 log.exception("cannot process %s:%s@%s", ev.message.topic, ev.message.partition, ev.message.offset)
                 await self.reject(ev, "processing_error", f"{type(exc).__name__}: {exc}"[:500])
@@ -188,7 +235,8 @@ class ContactProcessor(_Processor):
         by_partition = {ev.message.partition: ev for ev in events}
         for partition, ev in by_partition.items():
             sources = (f"{self.settings.topics.contact_events}:{partition}", f"{self.settings.topics.survey_events}:{partition}")
-            mark = max(self.watermarks.get(src, 0.0) for src in sources)
+            with _writing_for(ev):
+                mark = max(self.watermarks.get(src, 0.0) for src in sources)
             if mark - self._swept_at.get(partition, 0.0) < 60:
                 continue
             self._swept_at[partition] = mark
@@ -212,9 +260,16 @@ class ContactProcessor(_Processor):
                         self.contacts[cid] = state
 
 
-    def republish_all(self) -> None:
-        """After recovery: re-send every local contact's live row (the last ones may have been lost)."""
+    def republish_all(self, partitions: set[int] | None = None) -> None:
+        """After recovery: re-send every local contact's live row (the last ones may have been lost).
+
+        Only those of ``partitions`` (the ones this worker owns now, None = all): the in-memory store
+        keeps the rows of partitions revoked in an earlier rebalance, and re-sending those stale rows
+        would take the read model back until their new owner changed them again.
+        """
         for cid, state in list(self.contacts.items()):
+            if not _owned(state, partitions):
+                continue
             self.readmodel.upsert(contact_row_key(cid), "contact", fold_contact(cid, state["events"], self.sla).live)
 
 
@@ -231,7 +286,8 @@ class AgentProcessor(_Processor):
     async def process(self, events: Sequence[faust.EventT]) -> None:
         for ev in events:
             try:
-                await self.handle(ev)
+                with _writing_for(ev):  # reads of this event's keys: its partition
+                    await self.handle(ev)
             except Exception as exc:  # a bug must not stop the stream: dead-letter and go on
                 log.exception("cannot process %s:%s@%s", ev.message.topic, ev.message.partition, ev.message.offset)
                 await self.reject(ev, "processing_error", f"{type(exc).__name__}: {exc}"[:500])
@@ -253,7 +309,7 @@ class AgentProcessor(_Processor):
         if status == "applied":
             await self.send_deltas(self.facts, time_in_state_delta(agent_id, changes, event.event_id), src, msg.offset)
         new_mark = max(mark, event.at)
-        state = {"changes": prune_agent(changes, new_mark - lateness)}
+        state = {"changes": prune_agent(changes, new_mark - lateness), "p": msg.partition}
         await self.settle_outbox()
         with _writing_for(ev):
             self.agents[agent_id] = state
@@ -261,9 +317,11 @@ class AgentProcessor(_Processor):
                 self.watermarks[src] = new_mark
         self.readmodel.upsert(agent_row_key(agent_id), "agent", fold_agent(agent_id, state["changes"]))
 
-    def republish_all(self) -> None:
-        """After recovery: re-send every local agent's row."""
+    def republish_all(self, partitions: set[int] | None = None) -> None:
+        """After recovery: re-send the row of every local agent of ``partitions`` (see ContactProcessor)."""
         for agent_id, state in list(self.agents.items()):
+            if not _owned(state, partitions):
+                continue
             self.readmodel.upsert(agent_row_key(agent_id), "agent", fold_agent(agent_id, state["changes"]))
 
 
@@ -282,7 +340,15 @@ class CustomerProcessor(_Processor):
             try:
                 customer = ev.message.key.decode()
                 record = orjson.loads(ev.message.value)
-                old = self.customers.get(customer) or {"contacts": {}, "contrib": {}}
+                with _writing_for(ev):
+                    old = self.customers.get(customer) or {"contacts": {}, "contrib": {}}
+                # Each fact is the contact's latest record; the offset it came from tells a newer record
+                # from a redelivered older one. After a crash the state can already hold a later record
+                # than the one redelivered: folding the older one back in would take its counts back
+                # under a sequence number the buckets skip, and count them again with the next one.
+                offsets = old.get("offsets", {})
+                if ev.message.offset <= offsets.get(record["contact_id"], -1):
+                    continue
                 contacts = {**old["contacts"], record["contact_id"]: record}
                 new_contrib = fcr_contributions(contacts, window)
                 await self.send_deltas(self.facts, diff_contributions(old["contrib"], new_contrib), _source(ev), ev.message.offset)
@@ -292,10 +358,11 @@ class CustomerProcessor(_Processor):
                 continue
             latest = max(max(r.get("handled_at") or 0.0, r.get("queued_at") or 0.0) for r in contacts.values())
             kept = prune_customer(contacts, latest - window - self.settings.lateness_seconds)
+            offsets = {cid: off for cid, off in {**offsets, record["contact_id"]: ev.message.offset}.items() if cid in kept}
             await self.settle_outbox()
             with _writing_for(ev):
                 # Pruned contacts' counts are final and already sent: stop tracking them.
-                self.customers[customer] = {"contacts": kept, "contrib": fcr_contributions(kept, window)}
+                self.customers[customer] = {"contacts": kept, "contrib": fcr_contributions(kept, window), "offsets": offsets}
         await self.settle_outbox()
 
 
@@ -324,16 +391,19 @@ class IntervalProcessor(_Processor):
             try:
                 key = ev.message.key.decode()
                 fact = orjson.loads(ev.message.value)
-                bucket, applied = apply_delta(self.buckets.get(key), fact["d"], fact["s"], (fact["o"], fact["i"]))
+                with _writing_for(ev):
+                    stored = self.buckets.get(key)
+                bucket, _ = apply_delta(stored, fact["d"], fact["s"], (fact["o"], fact["i"]))
             except Exception as exc:  # only ccpulse writes this topic, but never stop the stream
                 log.exception("cannot apply interval fact %s@%s", ev.message.partition, ev.message.offset)
                 await self.reject(ev, "processing_error", f"{type(exc).__name__}: {exc}"[:500])
                 continue
             partition = ev.message.partition
-            if applied:
-                bucket["p"] = partition
-                with _writing_for(ev):
-                    self.buckets[key] = bucket
+            bucket["p"] = partition
+            with _writing_for(ev):
+                # Also when not applied (a redelivery): after a crash the local rocksdict state can
+                # be ahead of the changelog, which must get this bucket before the offset is committed.
+                self.buckets[key] = bucket
             self.publish(key, bucket)
             start = int(key.rsplit("|", 1)[1])
             self._newest[partition] = max(self._newest.get(partition, 0), start)
@@ -387,7 +457,9 @@ class IntervalProcessor(_Processor):
             **interval_figures(counters, max_wait, sla),
         })
 
-    def republish_all(self) -> None:
-        """After recovery: re-send every local bucket's row (a crash may have lost the last ones)."""
+    def republish_all(self, partitions: set[int] | None = None) -> None:
+        """After recovery: re-send the row of every local bucket of ``partitions`` (a crash may have lost
+        the last ones; see ContactProcessor for why only those)."""
         for key, bucket in list(self.buckets.items()):
-            self.publish(key, bucket)
+            if _owned(bucket, partitions):
+                self.publish(key, bucket)

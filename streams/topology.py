@@ -22,8 +22,10 @@ import orjson
 from api.store import ReadModelStore
 from ccpulse.settings import get_settings
 from streams.alerting import AlertEvaluator
+from streams import ordering
 from streams.app import app
-from streams.processing import AgentProcessor, ContactProcessor, CustomerProcessor, IntervalProcessor
+from streams.processing import (AgentProcessor, ContactProcessor, CustomerProcessor, IntervalProcessor,
+                                changelog_acknowledged, watch_changelog)
 from streams.readmodel import ReadModelPublisher, worker_row_key
 from streams.stats import WorkerStats
 
@@ -51,6 +53,19 @@ watermarks = app.Table("watermarks", default=float, partitions=settings.partitio
 buckets = app.Table("buckets", partitions=settings.partitions)
 customers = app.Table("customers", partitions=settings.partitions)
 
+for _table in (contacts, agent_states, watermarks, buckets, customers):
+    watch_changelog(_table)
+
+# Each input partition is processed in offset order, without gaps (streams/ordering.py).
+ordering.install(settings.kafka_servers)
+input_order = ordering.InputOrder(app)
+
+
+@app.on_partitions_revoked.connect
+async def forget_revoked(sender, revoked, **kwargs):  # type: ignore[no-untyped-def]
+    input_order.forget(revoked)
+
+
 publisher = ReadModelPublisher(read_model)
 stats = WorkerStats()
 contact_processor = ContactProcessor(settings, contacts, watermarks, interval_facts, customer_facts, deadletter, publisher)
@@ -64,25 +79,37 @@ contact_processor.stats = agent_processor.stats = stats  # one worker, one set o
 @app.agent(contact_sources, concurrency=1)
 async def contact_agent(stream):  # type: ignore[no-untyped-def]
     async for batch in stream.take_events(BATCH, within=WITHIN):
-        await contact_processor.process(batch)
+        batch = await input_order.admit(batch)
+        if batch:
+            async with changelog_acknowledged():  # before the batch's offsets can be committed
+                await contact_processor.process(batch)
 
 
 @app.agent(agent_events, concurrency=1)
 async def agent_state_agent(stream):  # type: ignore[no-untyped-def]
     async for batch in stream.take_events(BATCH, within=WITHIN):
-        await agent_processor.process(batch)
+        batch = await input_order.admit(batch)
+        if batch:
+            async with changelog_acknowledged():  # before the batch's offsets can be committed
+                await agent_processor.process(batch)
 
 
 @app.agent(customer_facts, concurrency=1)
 async def customer_agent(stream):  # type: ignore[no-untyped-def]
     async for batch in stream.take_events(BATCH, within=WITHIN):
-        await customer_processor.process(batch)
+        batch = await input_order.admit(batch)
+        if batch:
+            async with changelog_acknowledged():  # before the batch's offsets can be committed
+                await customer_processor.process(batch)
 
 
 @app.agent(interval_facts, concurrency=1)
 async def interval_agent(stream):  # type: ignore[no-untyped-def]
     async for batch in stream.take_events(BATCH, within=WITHIN):
-        await interval_processor.process(batch)
+        batch = await input_order.admit(batch)
+        if batch:
+            async with changelog_acknowledged():  # before the batch's offsets can be committed
+                await interval_processor.process(batch)
 
 
 # ---- timers and hooks -----------------------------------------------------------------------
@@ -120,16 +147,21 @@ async def evaluate_alerts() -> None:
         log.exception("alert evaluation failed")
 
 
+def _owned_partitions(topic: str) -> set[int]:
+    """Partitions of ``topic`` this worker is assigned now (after a rebalance)."""
+    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
+
+
 @buckets.on_recover
 async def republish_intervals() -> None:
-    interval_processor.republish_all()
+    interval_processor.republish_all(_owned_partitions(topics.interval_facts))
 
 
 @contacts.on_recover
 async def republish_contacts() -> None:
-    contact_processor.republish_all()
+    contact_processor.republish_all(_owned_partitions(topics.contact_events))
 
 
 @agent_states.on_recover
 async def republish_agents() -> None:
-    agent_processor.republish_all()
+    agent_processor.republish_all(_owned_partitions(topics.agent_events))

@@ -217,6 +217,8 @@ def test_broker_outage_of_20_seconds(events, clean, tmp_path) -> None:
         half = len(events) // 2
         stack.produce(events[:half])  # acknowledged by Kafka: must survive the outage, processed or not
         stack.wait_for(lambda: stack.get("/readyz").status_code == 200, timeout=60, what="the API to be ready")
+        # The outage must hit a running worker, not one still creating its tables' topics at start-up.
+        stack.wait_for(lambda: stack.get("/healthz").json()["rows"] > 0, timeout=90, what="the worker's first rows")
 
         broker.stop()
         outage_started = time.monotonic()

@@ -1,0 +1,154 @@
+"""Every input partition is processed in offset order, without gaps (a guard around Faust's consumer).
+
+ccpulse's idempotence (docs/architecture.md) assumes that a worker processes each partition's
+messages in offset order: a redelivered message after a crash is recognised by its
+(partition, offset) and the interval side skips deltas at or below a per-source high-water mark.
+faust-streaming 0.15 does not always deliver that order. Around a restart or a rebalance its fetch
+loop can drop messages it had already handed to a stream whose buffers were then cleared, go on
+with later ones, and — because it then records the dropped range as an offset *gap* — commit past
+them. Seen in tests/integration/test_reliability.py: after ``kill -9`` and a restart a worker went
+on at offset 27 after offset 12 of every partition; the skipped events were never counted, or
+were counted later, out of order, under sequence numbers the buckets had already passed.
+
+:class:`InputOrder` sits between a Faust stream and a processor. It remembers, per input
+partition, the next offset due (from the group's committed offset when a partition is first
+seen). A message beyond it is not processed and not acknowledged (so it cannot be committed); the
+partition is sought back to the offset due, and reading goes on from there in order. A range that
+is still missing after that re-read is a real gap (e.g. a transactional producer's commit
+markers) and is accepted. Faust's own gap bookkeeping is switched off (:func:`install`) so only
+this guard, after such a re-read, lets offsets be committed over a gap.
+
+:func:`install` also makes table recovery read each changelog to its true end. Faust stops
+recovering a changelog partition at the end offset the broker lists; the embedded Tansu broker
+lists the start of the partition's last *batch* plus one (five records produced in one batch leave
+it four short), so every restart or rebalance on it silently lost the last table writes of each
+changelog partition. The end of a partition is taken as the larger of the listed end offset and
+the high watermark a fetch of its last record reports (the same value on Apache Kafka).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import faust
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from faust.transport import consumer as faust_consumer
+
+__all__ = ["InputOrder", "install", "true_end_offsets"]
+
+log = logging.getLogger("ccpulse.worker")
+
+_original_add_gap = faust_consumer.Consumer._add_gap
+
+
+async def _no_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
+    """Faust's fetch loop calls this when it jumps over offsets: do not count them as done."""
+
+
+_original_highwaters = faust_consumer.ThreadDelegateConsumer.highwaters
+
+
+async def true_end_offsets(servers: str, ends: Mapping[Any, int], timeout: float = 10.0) -> dict[Any, int]:
+    """``ends`` (listed end offsets by partition), raised to the high watermark a fetch reports."""
+    out = dict(ends)
+    probe = {tp: end for tp, end in ends.items() if end is not None and end > 0}
+    if not probe:
+        return out
+    consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = {tp: TopicPartition(tp.topic, tp.partition) for tp in probe}
+        consumer.assign(list(partitions.values()))
+        for tp, end in probe.items():
+            consumer.seek(partitions[tp], end - 1)
+        deadline = time.monotonic() + timeout
+        waiting = set(probe)
+        while waiting and time.monotonic() < deadline:
+            await consumer.getmany(timeout_ms=200)
+            waiting = {tp for tp in waiting if consumer.highwater(partitions[tp]) is None}
+        if waiting:
+            raise TimeoutError(f"no fetch answer for {sorted(map(str, waiting))[:3]} within {timeout:.0f} s")
+        for tp in probe:
+            out[tp] = max(probe[tp], consumer.highwater(partitions[tp]) or 0)
+    finally:
+        await consumer.stop()
+    return out
+
+
+def install(servers: str) -> None:
+    """Switch off Faust's gap bookkeeping and make recovery read changelogs to their true end
+    (see the module docstring). ``servers``: Kafka bootstrap servers. Idempotent."""
+    faust_consumer.Consumer._add_gap = _no_gap  # type: ignore[method-assign]
+
+    async def highwaters(self: Any, *partitions: Any) -> Mapping[Any, int]:
+        ends = await _original_highwaters(self, *partitions)
+        try:
+            return await true_end_offsets(servers, ends)
+        except Exception as exc:  # never worse than Faust alone
+            log.warning("cannot check the changelogs' end offsets (%s); using the listed ones", exc)
+            return ends
+
+    faust_consumer.ThreadDelegateConsumer.highwaters = highwaters  # type: ignore[method-assign]
+
+
+class InputOrder:
+    """Admits the events of a batch that continue their partition in order (see the module docstring)."""
+
+    def __init__(self, app: faust.App) -> None:
+        self.app = app
+        self.due: dict[Any, int] = {}  # tp -> next offset to process
+        self.reread: dict[Any, tuple[int, int]] = {}  # tp -> (offset sought back to, offset that was early)
+
+    def forget(self, tps: Any) -> None:
+        """Partitions revoked in a rebalance: whoever owns them next starts from the committed offset."""
+        for tp in tps:
+            self.due.pop(tp, None)
+            self.reread.pop(tp, None)
+
+    def _start(self, tp: Any) -> int | None:
+        committed = getattr(self.app.consumer, "_committed_offset", {}).get(tp)
+        return committed if isinstance(committed, int) and committed >= 0 else None
+
+    async def admit(self, events: Sequence[faust.EventT]) -> list[faust.EventT]:
+        admitted: list[faust.EventT] = []
+        held: set[Any] = set()  # partitions whose rest of this batch waits for the re-read
+        for ev in events:
+            message = ev.message
+            tp, offset = message.tp, message.offset
+            if tp in held:
+                self._hold(ev)
+                continue
+            due = self.due.get(tp)
+            if due is None:
+                due = self._start(tp)
+            if due is None or offset <= due:  # the next one, or a redelivery (processing is idempotent)
+                self.due[tp] = max(offset + 1, due or 0)
+                if offset == due:
+                    self.reread.pop(tp, None)
+                admitted.append(ev)
+                continue
+            if self.reread.get(tp) == (due, offset):
+                # Read again from ``due`` and the next offset there is still ``offset``: a real gap.
+                log.info("%s[%s]: no messages at offsets %d..%d; going on at %d", tp.topic, tp.partition, due, offset - 1, offset)
+                await _original_add_gap(self.app.consumer, tp, due, offset)
+                self.reread.pop(tp, None)
+                self.due[tp] = offset + 1
+                admitted.append(ev)
+                continue
+            if self.reread.get(tp, (None,))[0] != due:
+                log.warning("%s[%s]: the consumer delivered offset %d while %d is due; reading again from %d",
+                            tp.topic, tp.partition, offset, due, due)
+                self.reread[tp] = (due, offset)
+                await self.app.consumer.seek_wait({tp: due})
+            held.add(tp)
+            self._hold(ev)
+        return admitted
+
+    @staticmethod
+    def _hold(ev: faust.EventT) -> None:
+        """Leave a message out without acknowledging it: its offset must not be committed."""
+        ev.message.acked = True  # Faust's ack() then skips it (it is read again after the seek)
