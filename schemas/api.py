@@ -34,7 +34,8 @@ _INTERVAL_EXAMPLE = {
     "interval_start": "2026-03-02T09:00:00Z", "interval_end": "2026-03-02T09:15:00Z", "granularity": "15m",
     "offered": 42, "answered": 38, "abandoned": 4, "short_abandoned": 1, "flowed_out": 0,
     "answered_within_sl": 31, "abandoned_within_sl": 2, "service_level": 0.7561, "sl_threshold_seconds": 20.0,
-    "sl_target": 0.8, "abandon_rate": 0.0732, "asa_seconds": 12.0, "avg_abandon_seconds": 45.0, "max_wait_seconds": 95.0,
+    "sl_target": 0.8, "abandon_rate": 0.0732, "asa_seconds": 12.0, "avg_abandon_seconds": 45.0,
+    "asa_business_seconds": 12.0, "avg_abandon_business_seconds": 45.0, "max_wait_seconds": 95.0,
     "handled": 36, "aht_seconds": 285.0, "avg_talk_seconds": 240.0, "avg_hold_seconds": 15.0, "avg_acw_seconds": 30.0,
     "hold_count": 9, "transfers": 2, "handle_seconds_total": 10260.0, "wait_seconds_total": 636.0,
     "csat": 0.8, "csat_mean": 4.2, "csat_responses": 10, "nps": 50.0, "nps_responses": 8, "ces": 5.5, "ces_easy": 0.8333,
@@ -66,6 +67,10 @@ class IntervalRow(BaseModel):
     abandon_rate: float | None
     asa_seconds: float | None
     avg_abandon_seconds: float | None
+    asa_business_seconds: float | None = Field(
+        description="Mean wait of answered contacts on each queue's SLA clock: open hours only for business-hours "
+                    "queues (email by default), wall time otherwise. For email: mean first-response time.")
+    avg_abandon_business_seconds: float | None = Field(description="Mean wait of abandoned contacts on each queue's SLA clock.")
     max_wait_seconds: float | None
     handled: int
     aht_seconds: float | None

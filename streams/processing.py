@@ -22,6 +22,7 @@ import orjson
 from faust.streams import _current_event
 
 from ccpulse.domain.agent import agent_record, fold_agent, prune_agent, time_in_state_delta
+from ccpulse.domain.calendar import BusinessClock
 from ccpulse.domain.buckets import apply_delta, dominant_channel, interval_figures, merge_buckets
 from ccpulse.domain.intervals import BUCKET_SECONDS, is_late, iso
 from ccpulse.domain.contact import add_event, diff_contributions, event_record, fold_contact
@@ -125,9 +126,9 @@ class ContactProcessor(_Processor):
         self.customer_facts = customer_facts
         self._swept_at: dict[int, float] = {}
 
-    def sla(self, queue_id: str, channel: str) -> tuple[float, float]:
+    def sla(self, queue_id: str, channel: str) -> tuple[float, float, BusinessClock | None]:
         q = self.settings.queue(queue_id, channel)
-        return q.sl_threshold_seconds, q.short_abandon_seconds
+        return q.sl_threshold_seconds, q.short_abandon_seconds, self.settings.sla_clock(queue_id, channel)
 
     async def process(self, events: Sequence[faust.EventT]) -> None:
         states: dict[str, dict[str, Any]] = {}

@@ -37,6 +37,7 @@ MEASURES: tuple[str, ...] = (
     "qa_count", "qa_score_milli",
     "fcr_handled", "fcr_resolved", "fcr_repeat",
     "time_available_ms", "time_on_contact_ms", "time_after_contact_work_ms", "time_away_ms",
+    "wait_answered_business_ms", "wait_abandoned_business_ms",
 )
 
 
@@ -128,6 +129,8 @@ def interval_figures(counters: Mapping[str, int], max_wait_ms: int | None, sla: 
         "abandon_rate": formulas.abandon_rate(answered=answered, abandoned=abandoned, short_abandoned=short),
         "asa_seconds": _seconds(formulas.mean(c["wait_answered_ms"], answered)),
         "avg_abandon_seconds": _seconds(formulas.mean(c["wait_abandoned_ms"], abandoned)),
+        "asa_business_seconds": _seconds(formulas.mean(c["wait_answered_business_ms"], answered)),
+        "avg_abandon_business_seconds": _seconds(formulas.mean(c["wait_abandoned_business_ms"], abandoned)),
         "max_wait_seconds": _seconds(max_wait_ms),
         "handled": handled,
         "aht_seconds": _seconds(formulas.mean(handle_ms, handled)),
