@@ -18,7 +18,7 @@ from api.store import ReadModelStore
 log = logging.getLogger("ccpulse.api")
 
 __all__ = [
-    "SURVEY_FIELDS", "agent_view", "mask", "centre_live", "csv_text", "entity_rows", "interval_rows", "merged_series", "mixed_sla",
+    "SURVEY_FIELDS", "agent_view", "mask", "centre_live", "open_cases", "csv_text", "entity_rows", "interval_rows", "merged_series", "mixed_sla",
     "queue_views", "recent_contacts", "select_queues", "series_rows", "staffing_view", "summary_view", "survey_rows", "team_agents",
 ]
 
@@ -107,6 +107,12 @@ def _current(series: Series, sla: QueueSettings, granularity: str, zone: Any, no
 
 
 # ---- queues --------------------------------------------------------------------------------------
+def open_cases(series: Series) -> int:
+    """Cases open now: those still open among the cases opened in the retained intervals."""
+    counters, _ = merge_buckets(series.values())
+    return max(0, counters.get("cases_open", 0))
+
+
 def staffing_view(series: Series, sla: QueueSettings, agents_staffed_now: int, now: float) -> dict[str, Any] | None:
     """Erlang C staffing from the queue's last *completed* 15-minute interval, plus who is staffed now.
 
@@ -177,7 +183,8 @@ def queue_views(store: ReadModelStore, now: float | None = None, only: str | Non
             "sl_target": sla.sl_target,
             "sl_formula": sla.sl_formula,
             "live": {**state, "oldest_queued_at": iso(oldest) if oldest is not None else None,
-                     "longest_wait_seconds": round(max(0.0, now - oldest), 3) if oldest is not None else None},
+                     "longest_wait_seconds": round(max(0.0, now - oldest), 3) if oldest is not None else None,
+                     "open_cases": open_cases(series)},
             "current_interval": _current(series, sla, "15m", zone, now),
             "today": _current(series, sla, "1d", zone, now),
             "staffing": staffing_view(series, sla, state["agents_staffed"], now),
@@ -219,7 +226,8 @@ def summary_view(store: ReadModelStore, now: float | None = None) -> dict[str, A
         "generated_at": iso(now),
         "timezone": store.settings.timezone,
         "live": {**live, "oldest_queued_at": iso(oldest) if oldest is not None else None,
-                 "longest_wait_seconds": round(max(0.0, now - oldest), 3) if oldest is not None else None},
+                 "longest_wait_seconds": round(max(0.0, now - oldest), 3) if oldest is not None else None,
+                 "open_cases": open_cases(queues)},
         "current_interval": _current(queues, sla, "15m", zone, now),
         "today": _current(queues, sla, "1d", zone, now),
         "channels": channels,

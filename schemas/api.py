@@ -41,6 +41,8 @@ _INTERVAL_EXAMPLE = {
     "csat": 0.8, "csat_mean": 4.2, "csat_responses": 10, "nps": 50.0, "nps_responses": 8, "ces": 5.5, "ces_easy": 0.8333,
     "ces_responses": 6, "survey_responses": 24, "qa_score": 85.5, "qa_count": 2,
     "fcr_rate": 0.8, "repeat_rate": 0.1333, "fcr_handled": 30,
+    "cases_opened": 28, "cases_open": 3, "cases_resolved": 26, "avg_resolution_seconds": 5400.0,
+    "avg_resolution_business_seconds": 5400.0, "contacts_per_case": 1.1538,
     "available_seconds": 0.0, "on_contact_seconds": 0.0, "after_contact_work_seconds": 0.0, "away_seconds": 0.0,
     "occupancy": None, "utilization": None,
 }
@@ -95,6 +97,17 @@ class IntervalRow(BaseModel):
     fcr_rate: float | None = Field(description="First-contact-resolved / fcr_handled; null when fcr_handled is 0.")
     repeat_rate: float | None = Field(description="Handled contacts followed by a repeat within the FCR window / fcr_handled.")
     fcr_handled: int = Field(description="Handled contacts that carry a customer_id.")
+    cases_opened: int = Field(default=0, description="Cases (customer issues) whose first contact entered the queue "
+                                                     "in this interval (queue and channel rows).")
+    cases_open: int = Field(default=0, description="Of the cases opened in this interval, those still open now.")
+    cases_resolved: int = Field(default=0, description="Cases resolved in this interval (queue, channel and agent of "
+                                                       "the resolving contact).")
+    avg_resolution_seconds: float | None = Field(
+        default=None, description="Mean time from a resolved case's first queue entry to its resolution (wall time).")
+    avg_resolution_business_seconds: float | None = Field(
+        default=None, description="The same on the resolving queue's SLA clock (open hours only for business-hours "
+                                  "queues).")
+    contacts_per_case: float | None = Field(default=None, description="Contacts of the cases resolved / cases resolved.")
     available_seconds: float = Field(description="Agent time available in the interval (agent and team rows only; 0 elsewhere).")
     on_contact_seconds: float
     after_contact_work_seconds: float
@@ -143,6 +156,8 @@ class QueueLive(BaseModel):
     in_acw: int = Field(description="Contacts in after-contact work now.")
     agents: dict[str, int] = Field(description="Agents staffed on the queue by state (offline excluded).")
     agents_staffed: int
+    open_cases: int = Field(default=0, description="Customer cases opened in this queue (within the interval "
+                                                   "retention) and not resolved yet.")
 
 
 class Staffing(BaseModel):
@@ -212,6 +227,7 @@ class CentreLive(BaseModel):
     agents: dict[str, int] = Field(description="Logged-in agents by state, each agent once (not once per queue).",
                                    examples=[{"available": 3, "on_contact": 9, "after_contact_work": 2, "away": 1}])
     agents_staffed: int = Field(description="available + on_contact + after_contact_work")
+    open_cases: int = Field(default=0, description="Customer cases not resolved yet, all queues.")
 
 
 class ChannelSummary(BaseModel):

@@ -26,7 +26,7 @@ from ccpulse.domain.calendar import BusinessClock
 from ccpulse.domain.buckets import apply_delta, dominant_channel, interval_figures, merge_buckets
 from ccpulse.domain.intervals import BUCKET_SECONDS, is_late, iso
 from ccpulse.domain.contact import add_event, diff_contributions, event_record, fold_contact
-from ccpulse.domain.customer import fcr_contributions, prune_customer
+from ccpulse.domain.customer import customer_contributions, prune_customer
 from ccpulse.settings import Settings
 from schemas.deadletter import deadletter_record
 from schemas.events import AgentStateChanged, Event, EventRejected, decode_event
@@ -269,7 +269,7 @@ class AgentProcessor(_Processor):
 
 
 class CustomerProcessor(_Processor):
-    """Contact records per customer -> first-contact-resolution deltas (a repeat revises the past)."""
+    """Contact records per customer -> first-contact-resolution and case deltas (a repeat revises the past)."""
 
     def __init__(self, settings: Settings, customers: faust.Table, facts: faust.TopicT,
                  deadletter: faust.TopicT, readmodel: ReadModelPublisher) -> None:
@@ -285,18 +285,19 @@ class CustomerProcessor(_Processor):
                 record = orjson.loads(ev.message.value)
                 old = self.customers.get(customer) or {"contacts": {}, "contrib": {}}
                 contacts = {**old["contacts"], record["contact_id"]: record}
-                new_contrib = fcr_contributions(contacts, window)
+                new_contrib = customer_contributions(contacts, window, self.settings.sla_clock)
                 await self.send_deltas(self.facts, diff_contributions(old["contrib"], new_contrib), _source(ev), ev.message.offset)
             except Exception as exc:  # only ccpulse writes this topic, but never stop the stream
                 log.exception("cannot apply customer fact %s@%s", ev.message.partition, ev.message.offset)
                 await self.reject(ev, "processing_error", f"{type(exc).__name__}: {exc}"[:500])
                 continue
             latest = max(max(r.get("handled_at") or 0.0, r.get("queued_at") or 0.0) for r in contacts.values())
-            kept = prune_customer(contacts, latest - window - self.settings.lateness_seconds)
+            kept = prune_customer(contacts, latest - window - self.settings.lateness_seconds, window)
             await self.settle_outbox()
             with _writing_for(ev):
                 # Pruned contacts' counts are final and already sent: stop tracking them.
-                self.customers[customer] = {"contacts": kept, "contrib": fcr_contributions(kept, window)}
+                self.customers[customer] = {"contacts": kept,
+                                            "contrib": customer_contributions(kept, window, self.settings.sla_clock)}
         await self.settle_outbox()
 
 

@@ -23,7 +23,7 @@ from ccpulse.domain.agent import agent_record, fold_agent, prune_agent, time_in_
 from ccpulse.domain.buckets import apply_delta
 from ccpulse.domain.calendar import BusinessClock
 from ccpulse.domain.contact import TOP_PREFIX, add_event, diff_contributions, event_record, fold_contact
-from ccpulse.domain.customer import fcr_contributions
+from ccpulse.domain.customer import ClockLookup, customer_contributions
 from ccpulse.domain.intervals import is_late
 from ccpulse.settings import Settings
 from schemas.events import AgentStateChanged, Event, EventRejected, decode_event
@@ -182,11 +182,13 @@ def merge_fcr(into: FcrRecords, other: FcrRecords) -> FcrRecords:
     return into
 
 
-def apply_fcr(buckets: Buckets, records: FcrRecords, window_seconds: float, source: str = "customers") -> Buckets:
-    """Add every customer's first-contact-resolution counts (``fcr_contributions`` of the latest
-    record of each of its contacts: what the worker's customer side has summed up) to ``buckets``."""
+def apply_fcr(buckets: Buckets, records: FcrRecords, window_seconds: float, source: str = "customers",
+              clock: ClockLookup | None = None) -> Buckets:
+    """Add every customer's first-contact-resolution and case counts (``customer_contributions`` of
+    the latest record of each of its contacts: what the worker's customer side has summed up) to
+    ``buckets``. ``clock``: the queues' SLA clocks (``Settings.sla_clock``) for business resolution time."""
     for seq, customer in enumerate(sorted(records)):
-        delta = fcr_contributions(records[customer], window_seconds)
+        delta = customer_contributions(records[customer], window_seconds, clock)
         for index, (key, change) in enumerate(sorted(delta.items())):
             buckets[key], _ = apply_delta(buckets.get(key), change, source, (seq, index))
     return buckets
@@ -223,6 +225,6 @@ def fold_messages(messages: Iterable[bytes], settings: Settings) -> BatchResult:
         reason = fold.message(raw, "batch", offset, None)
         if reason is not None:
             out.rejected.append((offset, reason))
-    out.buckets = apply_fcr(fold.buckets, fold.fcr, settings.fcr_window_seconds)
+    out.buckets = apply_fcr(fold.buckets, fold.fcr, settings.fcr_window_seconds, clock=settings.sla_clock)
     out.contacts, out.agents = fold.contact_rows, fold.agent_rows
     return out

@@ -370,6 +370,8 @@ class _Folder:
                 "queue_id": self.handled[1] if self.handled else self.queue,
                 "agent_id": self.handled[2] if self.handled else None,
                 "resolved": self.resolved,
+                # still waiting or being handled (a case stays open while one of its contacts is)
+                "open": self.status not in ("done", "new"),
             }
         if self.status not in ("done", "new"):
             self.out.live = {
