@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "AgentIntervals", "AgentList", "AgentRow", "CentreLive", "ChannelIntervals", "ChannelSummary", "ErrorResponse",
-    "Health", "IngestResponse", "IngestResult", "IntervalList", "IntervalRow", "IntervalSeries", "QueueIntervals", "QueueLive", "QueueList", "QueueView",
+    "Health", "IngestResponse", "IngestResult", "IntervalList", "IntervalRow", "IntervalSeries", "Profile", "ProfileRow",
+    "QueueIntervals", "QueueLive", "QueueList", "QueueView",
     "RecentContact", "RecentList", "Staffing", "Summary", "SurveyList", "SurveyRow", "TeamIntervals",
 ]
 
@@ -381,3 +382,49 @@ class IngestResponse(BaseModel):
     accepted: int
     rejected: int
     results: list[IngestResult]
+
+
+# ---- weekday and hour-of-day profiles ----------------------------------------------------------------
+_PROFILE_EXAMPLE = {
+    "slot": 0, "label": "mon", "offered": 412, "answered": 380, "abandoned": 32, "handled": 377,
+    "asa_seconds": 14.2, "response_time_seconds": 14.2, "service_level": 0.8312, "aht_seconds": 291.5,
+    "csat": 0.84, "csat_responses": 57, "nps": 31.0, "nps_responses": 42, "cases_resolved": 120,
+    "avg_resolution_seconds": 5400.0,
+}
+
+
+class ProfileRow(BaseModel):
+    """Figures of one weekday or hour of day, from the counters of all its intervals in the range summed."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_PROFILE_EXAMPLE]})
+
+    slot: int = Field(ge=0, le=23, description="Weekday (0 = Monday … 6 = Sunday) or hour of day (0–23), local time.")
+    label: str = Field(description="mon … sun, or 00:00 … 23:00.", examples=["mon"])
+    offered: int
+    answered: int
+    abandoned: int
+    handled: int
+    asa_seconds: float | None = Field(description="Average speed of answer, wall time.")
+    response_time_seconds: float | None = Field(
+        description="Mean time to answer / first response on each queue's SLA clock (business hours for email).")
+    service_level: float | None = Field(description="By the entity's formula, from the summed counts. " + _SL_MIXED)
+    aht_seconds: float | None
+    csat: float | None = Field(description="Share of CSAT answers in the top two points of the scale.")
+    csat_responses: int
+    nps: float | None = Field(description="%promoters − %detractors, −100..100.")
+    nps_responses: int
+    cases_resolved: int
+    avg_resolution_seconds: float | None
+
+
+class Profile(BaseModel):
+    """A weekday or hour-of-day profile. ``?format=csv`` (or ``Accept: text/csv``) returns the rows as CSV."""
+
+    dimension: Literal["queue", "agent", "team", "channel", "centre"]
+    id: str | None = Field(description="The queue, agent, team or channel; null for the centre.", examples=["billing"])
+    by: Literal["weekday", "hour"]
+    timezone: str = Field(examples=["Asia/Ho_Chi_Minh"])
+    start: datetime
+    end: datetime
+    rows: list[ProfileRow] = Field(description="Every weekday (7 rows) or hour (24 rows), in order; empty ones "
+                                               "have zero counts and null ratios.")
