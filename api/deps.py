@@ -24,7 +24,7 @@ from schemas.api import ErrorResponse, IntervalRow
 __all__ = [
     "AUTH_RESPONSES", "CSV_RESPONSE", "get_principal", "metrics_store", "raw_store", "require", "INTERVAL_FIELDS", "IntervalQuery", "MAX_RANGE_DAYS", "csv_response", "get_settings", "get_store",
     "interval_answer", "interval_query", "queue_selection", "split_ids",
-    "PROFILE_CSV_RESPONSE", "ProfileQuery", "profile_answer", "profile_query",
+    "PROFILE_CSV_RESPONSE", "PROFILE_DEFAULT_DAYS", "ProfileQuery", "profile_answer", "profile_query",
     "known_agent", "known_channel", "known_queue", "known_team",
 ]
 

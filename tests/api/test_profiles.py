@@ -50,7 +50,7 @@ def settings():
     return Settings(
         timezone="Asia/Ho_Chi_Minh", auth_enabled=True,
         queues={"mail": QueueSettings(sl_threshold_seconds=3600, sl_formula="answered_within_over_answered_abandoned")},
-        api_tokens=[ApiToken(name="full", sha256=hash_token(FULL), scopes=["read"]),
+        api_tokens=[ApiToken(name="full", sha256=hash_token(FULL), scopes=["read", "metrics"]),
                     ApiToken(name="mail", sha256=hash_token(MAIL_ONLY), scopes=["read"], queues=["mail"])])
 
 
@@ -152,6 +152,15 @@ def test_unknown_entities_are_404(client) -> None:
     for path in ("/api/v1/queues/nope/profile", "/api/v1/agents/nope/profile", "/api/v1/teams/nope/profile",
                  "/api/v1/channels/fax/profile"):
         assert client.get(path).status_code == 404, path
+
+
+def test_metrics_export_the_response_time_profile_of_the_last_7_days(client) -> None:
+    text = client.get("/metrics").text
+    # Now is Tuesday 10 March: today and the 7 days before = from Tuesday 3 March (the 2 March Monday is out).
+    assert 'ccpulse_queue_profile_response_time_seconds{by="weekday",queue="mail",slot="1-mon"} 150.0' in text
+    assert 'ccpulse_queue_profile_response_time_seconds{by="weekday",queue="mail",slot="2-tue"} 5.0' in text
+    assert 'ccpulse_queue_profile_response_time_seconds{by="hour",queue="mail",slot="09:00"} 101.667' in text
+    assert 'slot="3-wed"' not in text  # no answers: no series
 
 
 def test_profile_row_model_matches_the_domain_rows() -> None:
