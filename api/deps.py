@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from fastapi import Depends, HTTPException, Query, Request
@@ -15,13 +15,16 @@ from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBear
 from api.auth import Principal
 from api.scope import scoped
 from api.store import ReadModelStore
-from api.views import csv_text, entity_rows, select_queues, team_agents
+from api.views import csv_text, entity_profile, entity_rows, select_queues, team_agents
+from ccpulse.domain.intervals import iso
+from ccpulse.domain.profiles import PROFILE_FIELDS
 from ccpulse.settings import Settings
-from schemas.api import IntervalRow
+from schemas.api import ErrorResponse, IntervalRow
 
 __all__ = [
     "AUTH_RESPONSES", "CSV_RESPONSE", "get_principal", "metrics_store", "raw_store", "require", "INTERVAL_FIELDS", "IntervalQuery", "MAX_RANGE_DAYS", "csv_response", "get_settings", "get_store",
     "interval_answer", "interval_query", "queue_selection", "split_ids",
+    "PROFILE_CSV_RESPONSE", "PROFILE_DEFAULT_DAYS", "ProfileQuery", "profile_answer", "profile_query",
     "known_agent", "known_channel", "known_queue", "known_team",
 ]
 
@@ -176,6 +179,63 @@ def interval_query(
     if end_t - start_t > MAX_RANGE_DAYS * 86400:
         raise HTTPException(422, f"range too long: at most {MAX_RANGE_DAYS} days")
     return IntervalQuery(granularity, start_t, end_t, format)
+
+
+@dataclass(frozen=True)
+class ProfileQuery:
+    """A validated profile query: weekday or hour, [start, end) in epoch seconds, and the answer format."""
+
+    by: str
+    start: float
+    end: float
+    format: str = "json"
+
+
+#: The default range of a profile: today and the 7 local days before it (the intervals' retention).
+PROFILE_DEFAULT_DAYS = 7
+
+
+def profile_query(
+    request: Request,
+    by: Literal["weekday", "hour"] = Query("weekday", description="weekday (mon … sun) or hour (00:00 … 23:00), "
+                                                                  "in the configured time zone"),
+    start: datetime | None = Query(None, description="RFC 3339; default: start of the local day 7 days ago"),
+    end: datetime | None = Query(None, description="RFC 3339, exclusive; default: now"),
+    format: Literal["json", "csv"] | None = Query(None, description="json, or csv (also chosen by Accept: text/csv)"),
+    store: ReadModelStore = Depends(get_store),
+) -> ProfileQuery:
+    """Parse and check ``by``, ``start``, ``end`` and ``format`` (422 with a clear detail)."""
+    chosen = format or ("csv" if "text/csv" in request.headers.get("accept", "") else "json")
+    if start is None:
+        now = store.event_now()
+        try:
+            today = datetime.fromtimestamp(now, store.settings.zone).replace(hour=0, minute=0, second=0, microsecond=0)
+            start = (today.replace(tzinfo=None) - timedelta(days=PROFILE_DEFAULT_DAYS)).replace(tzinfo=store.settings.zone)
+        except (OverflowError, ValueError, OSError) as exc:
+            raise HTTPException(422, f"time out of range: {exc}") from None
+    q = interval_query("15m", start, end, "json", store)
+    return ProfileQuery(by, q.start, q.end, chosen)
+
+
+def profile_answer(store: ReadModelStore, dimension: str, entity: str | None, id_column: str,
+                   q: ProfileQuery) -> dict[str, Any] | Response:
+    """The weekday or hour profile of a known entity (or the centre): JSON (a ``Profile``) or CSV."""
+    rows = entity_profile(store, dimension, entity, q.by, q.start, q.end)
+    if q.format == "csv":
+        name = f"{dimension}-{entity}-by-{q.by}.csv" if entity else f"{dimension}-by-{q.by}.csv"
+        return csv_response(id_column, entity, ("slot", "label", *PROFILE_FIELDS), rows, name)
+    return {"dimension": dimension, "id": entity, "by": q.by, "timezone": store.settings.timezone,
+            "start": iso(q.start), "end": iso(q.end), "rows": rows}
+
+
+#: OpenAPI description of a profile's ``?format=csv`` answer, for ``responses=``.
+PROFILE_CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"},
+                                   "example": "queue_id,slot,label,offered,answered,...\r\nbilling,0,mon,412,380,...\r\n"}},
+          "description": "JSON by default; with `format=csv` or `Accept: text/csv` a CSV export: a header of the "
+                         "entity id column, slot, label and the figures, then one line per weekday or hour."},
+    422: {"model": ErrorResponse, "description": "Bad by, range or format"},
+}
 
 
 #: Columns of an interval CSV export after the entity id: the fields of ``IntervalRow``, in order.

@@ -11,6 +11,7 @@ from typing import Any
 from ccpulse.domain.buckets import interval_figures, merge_buckets, rollup
 from ccpulse.domain.intervals import BUCKET_SECONDS, bucket_start, interval_end, interval_start, iso
 from ccpulse.domain.live import queue_live
+from ccpulse.domain.profiles import profile_rows
 from ccpulse.domain.staffing import staffing_for_interval
 from ccpulse.settings import QueueSettings, Settings
 from api.store import ReadModelStore
@@ -18,7 +19,8 @@ from api.store import ReadModelStore
 log = logging.getLogger("ccpulse.api")
 
 __all__ = [
-    "SURVEY_FIELDS", "agent_view", "mask", "centre_live", "csv_text", "entity_rows", "interval_rows", "merged_series", "mixed_sla",
+    "SURVEY_FIELDS", "agent_view", "mask", "centre_live", "open_cases", "csv_text", "entity_profile", "entity_rows",
+    "entity_series", "interval_rows", "merged_series", "mixed_sla",
     "queue_views", "recent_contacts", "select_queues", "series_rows", "staffing_view", "summary_view", "survey_rows", "team_agents",
 ]
 
@@ -76,7 +78,22 @@ def team_agents(store: ReadModelStore, team: str) -> list[str]:
 
 def entity_rows(store: ReadModelStore, dimension: str, entity: str, granularity: str, start: float, end: float) -> list[dict[str, Any]]:
     """Interval rows of a queue, agent, team or channel (the entity is known to exist)."""
-    zone = store.settings.zone
+    series, sla = entity_series(store, dimension, entity)
+    return series_rows(series, sla, granularity, store.settings.zone, start, end)
+
+
+def entity_profile(store: ReadModelStore, dimension: str, entity: str | None, by: str, start: float,
+                   end: float) -> list[dict[str, Any]]:
+    """Weekday or hour-of-day profile of a queue, agent, team, channel or (``centre``) all queues."""
+    series, sla = entity_series(store, dimension, entity or "")
+    return profile_rows(series, by, store.settings.zone, start, end, sla)
+
+
+def entity_series(store: ReadModelStore, dimension: str, entity: str) -> tuple[Series, QueueSettings]:
+    """The 15-minute series of a queue, agent, team, channel or the centre, and the SLA settings
+    its figures use."""
+    if dimension == "centre":
+        return (merged_series(s for (d, _), s in store.intervals.items() if d == "queue"), mixed_sla(store.settings))
     if dimension == "queue":
         series: Series = store.intervals.get(("queue", entity), {})
         sla = queue_sla(store, entity)
@@ -91,7 +108,7 @@ def entity_rows(store: ReadModelStore, dimension: str, entity: str, granularity:
         sla = mixed_sla(store.settings)
     else:
         raise ValueError(f"unknown dimension {dimension!r}")
-    return series_rows(series, sla, granularity, zone, start, end)
+    return series, sla
 
 
 def interval_rows(store: ReadModelStore, queue_id: str, granularity: str, start: float, end: float) -> list[dict[str, Any]]:
@@ -107,6 +124,12 @@ def _current(series: Series, sla: QueueSettings, granularity: str, zone: Any, no
 
 
 # ---- queues --------------------------------------------------------------------------------------
+def open_cases(series: Series) -> int:
+    """Cases open now: those still open among the cases opened in the retained intervals."""
+    counters, _ = merge_buckets(series.values())
+    return max(0, counters.get("cases_open", 0))
+
+
 def staffing_view(series: Series, sla: QueueSettings, agents_staffed_now: int, now: float) -> dict[str, Any] | None:
     """Erlang C staffing from the queue's last *completed* 15-minute interval, plus who is staffed now.
 
@@ -177,7 +200,8 @@ def queue_views(store: ReadModelStore, now: float | None = None, only: str | Non
             "sl_target": sla.sl_target,
             "sl_formula": sla.sl_formula,
             "live": {**state, "oldest_queued_at": iso(oldest) if oldest is not None else None,
-                     "longest_wait_seconds": round(max(0.0, now - oldest), 3) if oldest is not None else None},
+                     "longest_wait_seconds": round(max(0.0, now - oldest), 3) if oldest is not None else None,
+                     "open_cases": open_cases(series)},
             "current_interval": _current(series, sla, "15m", zone, now),
             "today": _current(series, sla, "1d", zone, now),
             "staffing": staffing_view(series, sla, state["agents_staffed"], now),
@@ -219,7 +243,8 @@ def summary_view(store: ReadModelStore, now: float | None = None) -> dict[str, A
         "generated_at": iso(now),
         "timezone": store.settings.timezone,
         "live": {**live, "oldest_queued_at": iso(oldest) if oldest is not None else None,
-                 "longest_wait_seconds": round(max(0.0, now - oldest), 3) if oldest is not None else None},
+                 "longest_wait_seconds": round(max(0.0, now - oldest), 3) if oldest is not None else None,
+                 "open_cases": open_cases(queues)},
         "current_interval": _current(queues, sla, "15m", zone, now),
         "today": _current(queues, sla, "1d", zone, now),
         "channels": channels,

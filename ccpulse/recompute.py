@@ -421,7 +421,7 @@ def fold_all(settings: Settings, the_plan: Plan, processes: int, report: Callabl
         for reason, n in r.rejected.items():
             out.rejected[reason] = out.rejected.get(reason, 0) + n
         out.newest = max(out.newest, r.newest)
-    apply_fcr(out.buckets, out.fcr, settings.fcr_window_seconds)
+    apply_fcr(out.buckets, out.fcr, settings.fcr_window_seconds, clock=settings.sla_clock)
     return out
 
 

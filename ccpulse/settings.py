@@ -9,15 +9,18 @@ variables, e.g. ``CCPULSE_TOPICS__CONTACT_EVENTS=acme.contacts``.
 from __future__ import annotations
 
 import os
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-__all__ = ["ApiToken", "QueueSettings", "Settings", "SlFormula", "Topics", "get_settings"]
+from ccpulse.domain.calendar import BusinessClock, Calendar
+
+__all__ = ["ApiToken", "BusinessHours", "QueueSettings", "Settings", "SlClock", "SlFormula", "Topics", "get_settings"]
 
 #: The service-level formulas a queue can choose (see docs/metrics.md).
 SlFormula = Literal[
@@ -26,6 +29,41 @@ SlFormula = Literal[
     "answered_within_over_answered",
     "removed_within_over_answered_abandoned",
 ]
+
+#: How a queue's waits and SL threshold are timed: wall-clock time, or open hours only.
+SlClock = Literal["calendar", "business_hours"]
+
+
+def _default_hours() -> dict[str, list[str]]:
+    return {day: ["08:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
+
+
+class BusinessHours(BaseModel):
+    """Opening hours of a queue, in the configured time zone (``timezone``).
+
+    ``hours`` maps weekdays (mon … sun) to spans ``"HH:MM-HH:MM"`` (several per day allowed,
+    ``24:00`` ends a span at midnight; a missing day is closed); ``holidays`` are closed dates.
+    """
+
+    model_config = {"frozen": True}
+
+    hours: dict[str, list[str]] = Field(default_factory=_default_hours,
+                                        description="Weekday -> opening spans, e.g. {mon = [\"08:00-12:00\", \"13:00-17:00\"]}.")
+    holidays: list[date] = Field(default_factory=list, description="Closed dates, e.g. [2026-01-01, 2026-04-30].")
+
+    @model_validator(mode="after")
+    def _valid_calendar(self) -> "BusinessHours":
+        self.calendar()  # raises ValueError with a clear message
+        return self
+
+    def calendar(self) -> Calendar:
+        """The pure-core calendar (``ccpulse.domain.calendar``) of these hours."""
+        return _calendar(tuple((day, tuple(spans)) for day, spans in sorted(self.hours.items())), tuple(self.holidays))
+
+
+@lru_cache(maxsize=256)
+def _calendar(hours: tuple[tuple[str, tuple[str, ...]], ...], holidays: tuple[date, ...]) -> Calendar:
+    return Calendar.build(dict(hours), holidays)
 
 
 class QueueSettings(BaseModel):
@@ -43,6 +81,17 @@ class QueueSettings(BaseModel):
     alert_min_contacts: int = Field(default=10, ge=1, description="Ratio alerts need at least this many contacts.")
     alert_for_seconds: float = Field(default=30, ge=0, description="Ratio conditions must hold this long to fire.")
     alert_clear_seconds: float = Field(default=60, ge=0, description="A condition must be clear this long to resolve.")
+    sl_clock: SlClock | None = Field(
+        default=None, description="calendar (wall time) or business_hours (open hours only count towards waits, "
+        "first-response and resolution times and the SL threshold). Unset: business_hours for email, else calendar.")
+    business_hours: BusinessHours = Field(default_factory=BusinessHours,
+                                          description="Opening hours and holidays (used with sl_clock = business_hours).")
+
+    def clock_kind(self, channel: str | None) -> SlClock:
+        """The SLA clock of a queue of ``channel`` with these settings."""
+        if self.sl_clock is not None:
+            return self.sl_clock
+        return "business_hours" if channel == "email" else "calendar"
 
 
 class ApiToken(BaseModel):
@@ -187,6 +236,13 @@ class Settings(BaseSettings):
         if queue_id in self.queues:
             return self.queues[queue_id]
         return self.channels.get(channel or "voice", self.channels["voice"])
+
+    def sla_clock(self, queue_id: str, channel: str | None = None) -> BusinessClock | None:
+        """The business-hours clock of ``queue_id``, or None when its SLA clock is wall time."""
+        sla = self.queue(queue_id, channel)
+        if sla.clock_kind(channel) != "business_hours":
+            return None
+        return BusinessClock(sla.business_hours.calendar(), self.timezone)
 
 
 @lru_cache(maxsize=1)

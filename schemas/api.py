@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "AgentIntervals", "AgentList", "AgentRow", "CentreLive", "ChannelIntervals", "ChannelSummary", "ErrorResponse",
-    "Health", "IngestResponse", "IngestResult", "IntervalList", "IntervalRow", "IntervalSeries", "QueueIntervals", "QueueLive", "QueueList", "QueueView",
+    "Health", "IngestResponse", "IngestResult", "IntervalList", "IntervalRow", "IntervalSeries", "Profile", "ProfileRow",
+    "QueueIntervals", "QueueLive", "QueueList", "QueueView",
     "RecentContact", "RecentList", "Staffing", "Summary", "SurveyList", "SurveyRow", "TeamIntervals",
 ]
 
@@ -34,12 +35,15 @@ _INTERVAL_EXAMPLE = {
     "interval_start": "2026-03-02T09:00:00Z", "interval_end": "2026-03-02T09:15:00Z", "granularity": "15m",
     "offered": 42, "answered": 38, "abandoned": 4, "short_abandoned": 1, "flowed_out": 0,
     "answered_within_sl": 31, "abandoned_within_sl": 2, "service_level": 0.7561, "sl_threshold_seconds": 20.0,
-    "sl_target": 0.8, "abandon_rate": 0.0732, "asa_seconds": 12.0, "avg_abandon_seconds": 45.0, "max_wait_seconds": 95.0,
+    "sl_target": 0.8, "abandon_rate": 0.0732, "asa_seconds": 12.0, "avg_abandon_seconds": 45.0,
+    "asa_business_seconds": 12.0, "avg_abandon_business_seconds": 45.0, "max_wait_seconds": 95.0,
     "handled": 36, "aht_seconds": 285.0, "avg_talk_seconds": 240.0, "avg_hold_seconds": 15.0, "avg_acw_seconds": 30.0,
     "hold_count": 9, "transfers": 2, "handle_seconds_total": 10260.0, "wait_seconds_total": 636.0,
     "csat": 0.8, "csat_mean": 4.2, "csat_responses": 10, "nps": 50.0, "nps_responses": 8, "ces": 5.5, "ces_easy": 0.8333,
     "ces_responses": 6, "survey_responses": 24, "qa_score": 85.5, "qa_count": 2,
     "fcr_rate": 0.8, "repeat_rate": 0.1333, "fcr_handled": 30,
+    "cases_opened": 28, "cases_open": 3, "cases_resolved": 26, "avg_resolution_seconds": 5400.0,
+    "avg_resolution_business_seconds": 5400.0, "contacts_per_case": 1.1538,
     "available_seconds": 0.0, "on_contact_seconds": 0.0, "after_contact_work_seconds": 0.0, "away_seconds": 0.0,
     "occupancy": None, "utilization": None,
 }
@@ -66,6 +70,10 @@ class IntervalRow(BaseModel):
     abandon_rate: float | None
     asa_seconds: float | None
     avg_abandon_seconds: float | None
+    asa_business_seconds: float | None = Field(
+        description="Mean wait of answered contacts on each queue's SLA clock: open hours only for business-hours "
+                    "queues (email by default), wall time otherwise. For email: mean first-response time.")
+    avg_abandon_business_seconds: float | None = Field(description="Mean wait of abandoned contacts on each queue's SLA clock.")
     max_wait_seconds: float | None
     handled: int
     aht_seconds: float | None
@@ -90,6 +98,17 @@ class IntervalRow(BaseModel):
     fcr_rate: float | None = Field(description="First-contact-resolved / fcr_handled; null when fcr_handled is 0.")
     repeat_rate: float | None = Field(description="Handled contacts followed by a repeat within the FCR window / fcr_handled.")
     fcr_handled: int = Field(description="Handled contacts that carry a customer_id.")
+    cases_opened: int = Field(default=0, description="Cases (customer issues) whose first contact entered the queue "
+                                                     "in this interval (queue and channel rows).")
+    cases_open: int = Field(default=0, description="Of the cases opened in this interval, those still open now.")
+    cases_resolved: int = Field(default=0, description="Cases resolved in this interval (queue, channel and agent of "
+                                                       "the resolving contact).")
+    avg_resolution_seconds: float | None = Field(
+        default=None, description="Mean time from a resolved case's first queue entry to its resolution (wall time).")
+    avg_resolution_business_seconds: float | None = Field(
+        default=None, description="The same on the resolving queue's SLA clock (open hours only for business-hours "
+                                  "queues).")
+    contacts_per_case: float | None = Field(default=None, description="Contacts of the cases resolved / cases resolved.")
     available_seconds: float = Field(description="Agent time available in the interval (agent and team rows only; 0 elsewhere).")
     on_contact_seconds: float
     after_contact_work_seconds: float
@@ -138,6 +157,8 @@ class QueueLive(BaseModel):
     in_acw: int = Field(description="Contacts in after-contact work now.")
     agents: dict[str, int] = Field(description="Agents staffed on the queue by state (offline excluded).")
     agents_staffed: int
+    open_cases: int = Field(default=0, description="Customer cases opened in this queue (within the interval "
+                                                   "retention) and not resolved yet.")
 
 
 class Staffing(BaseModel):
@@ -207,6 +228,7 @@ class CentreLive(BaseModel):
     agents: dict[str, int] = Field(description="Logged-in agents by state, each agent once (not once per queue).",
                                    examples=[{"available": 3, "on_contact": 9, "after_contact_work": 2, "away": 1}])
     agents_staffed: int = Field(description="available + on_contact + after_contact_work")
+    open_cases: int = Field(default=0, description="Customer cases not resolved yet, all queues.")
 
 
 class ChannelSummary(BaseModel):
@@ -360,3 +382,49 @@ class IngestResponse(BaseModel):
     accepted: int
     rejected: int
     results: list[IngestResult]
+
+
+# ---- weekday and hour-of-day profiles ----------------------------------------------------------------
+_PROFILE_EXAMPLE = {
+    "slot": 0, "label": "mon", "offered": 412, "answered": 380, "abandoned": 32, "handled": 377,
+    "asa_seconds": 14.2, "response_time_seconds": 14.2, "service_level": 0.8312, "aht_seconds": 291.5,
+    "csat": 0.84, "csat_responses": 57, "nps": 31.0, "nps_responses": 42, "cases_resolved": 120,
+    "avg_resolution_seconds": 5400.0,
+}
+
+
+class ProfileRow(BaseModel):
+    """Figures of one weekday or hour of day, from the counters of all its intervals in the range summed."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_PROFILE_EXAMPLE]})
+
+    slot: int = Field(ge=0, le=23, description="Weekday (0 = Monday … 6 = Sunday) or hour of day (0–23), local time.")
+    label: str = Field(description="mon … sun, or 00:00 … 23:00.", examples=["mon"])
+    offered: int
+    answered: int
+    abandoned: int
+    handled: int
+    asa_seconds: float | None = Field(description="Average speed of answer, wall time.")
+    response_time_seconds: float | None = Field(
+        description="Mean time to answer / first response on each queue's SLA clock (business hours for email).")
+    service_level: float | None = Field(description="By the entity's formula, from the summed counts. " + _SL_MIXED)
+    aht_seconds: float | None
+    csat: float | None = Field(description="Share of CSAT answers in the top two points of the scale.")
+    csat_responses: int
+    nps: float | None = Field(description="%promoters − %detractors, −100..100.")
+    nps_responses: int
+    cases_resolved: int
+    avg_resolution_seconds: float | None
+
+
+class Profile(BaseModel):
+    """A weekday or hour-of-day profile. ``?format=csv`` (or ``Accept: text/csv``) returns the rows as CSV."""
+
+    dimension: Literal["queue", "agent", "team", "channel", "centre"]
+    id: str | None = Field(description="The queue, agent, team or channel; null for the centre.", examples=["billing"])
+    by: Literal["weekday", "hour"]
+    timezone: str = Field(examples=["Asia/Ho_Chi_Minh"])
+    start: datetime
+    end: datetime
+    rows: list[ProfileRow] = Field(description="Every weekday (7 rows) or hour (24 rows), in order; empty ones "
+                                               "have zero counts and null ratios.")

@@ -84,8 +84,10 @@ class AlertEvaluator:
         now = self.store.event_now()
         published = 0
         for snapshot in snapshots(self.store, now):
-            sla = self.settings.queue(snapshot.queue_id, self.store.queue_channel(snapshot.queue_id))
-            for condition in evaluate_queue(snapshot, sla, now):
+            channel = self.store.queue_channel(snapshot.queue_id)
+            sla = self.settings.queue(snapshot.queue_id, channel)
+            clock = self.settings.sla_clock(snapshot.queue_id, channel)  # business hours, or None: wall time
+            for condition in evaluate_queue(snapshot, sla, now, clock):
                 key = (snapshot.queue_id, condition.rule)
                 # Waits are breached the instant they cross the line; ratios must hold a while.
                 hold = 0.0 if condition.rule.startswith(("contact_", "longest_", "no_agents")) else sla.alert_for_seconds

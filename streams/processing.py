@@ -23,10 +23,11 @@ import orjson
 from faust.streams import _current_event
 
 from ccpulse.domain.agent import agent_record, fold_agent, prune_agent, time_in_state_delta
+from ccpulse.domain.calendar import BusinessClock
 from ccpulse.domain.buckets import apply_delta, dominant_channel, interval_figures, merge_buckets
 from ccpulse.domain.intervals import BUCKET_SECONDS, is_late, iso
 from ccpulse.domain.contact import add_event, diff_contributions, event_record, fold_contact
-from ccpulse.domain.customer import fcr_contributions, prune_customer
+from ccpulse.domain.customer import customer_contributions, prune_customer
 from ccpulse.settings import Settings
 from schemas.deadletter import deadletter_record
 from schemas.events import AgentStateChanged, Event, EventRejected, decode_event
@@ -171,9 +172,9 @@ class ContactProcessor(_Processor):
         self.customer_facts = customer_facts
         self._swept_at: dict[int, float] = {}
 
-    def sla(self, queue_id: str, channel: str) -> tuple[float, float]:
+    def sla(self, queue_id: str, channel: str) -> tuple[float, float, BusinessClock | None]:
         q = self.settings.queue(queue_id, channel)
-        return q.sl_threshold_seconds, q.short_abandon_seconds
+        return q.sl_threshold_seconds, q.short_abandon_seconds, self.settings.sla_clock(queue_id, channel)
 
     async def process(self, events: Sequence[faust.EventT]) -> None:
         states: dict[str, dict[str, Any]] = {}
@@ -326,7 +327,7 @@ class AgentProcessor(_Processor):
 
 
 class CustomerProcessor(_Processor):
-    """Contact records per customer -> first-contact-resolution deltas (a repeat revises the past)."""
+    """Contact records per customer -> first-contact-resolution and case deltas (a repeat revises the past)."""
 
     def __init__(self, settings: Settings, customers: faust.Table, facts: faust.TopicT,
                  deadletter: faust.TopicT, readmodel: ReadModelPublisher) -> None:
@@ -350,19 +351,20 @@ class CustomerProcessor(_Processor):
                 if ev.message.offset <= offsets.get(record["contact_id"], -1):
                     continue
                 contacts = {**old["contacts"], record["contact_id"]: record}
-                new_contrib = fcr_contributions(contacts, window)
+                new_contrib = customer_contributions(contacts, window, self.settings.sla_clock)
                 await self.send_deltas(self.facts, diff_contributions(old["contrib"], new_contrib), _source(ev), ev.message.offset)
             except Exception as exc:  # only ccpulse writes this topic, but never stop the stream
                 log.exception("cannot apply customer fact %s@%s", ev.message.partition, ev.message.offset)
                 await self.reject(ev, "processing_error", f"{type(exc).__name__}: {exc}"[:500])
                 continue
             latest = max(max(r.get("handled_at") or 0.0, r.get("queued_at") or 0.0) for r in contacts.values())
-            kept = prune_customer(contacts, latest - window - self.settings.lateness_seconds)
+            kept = prune_customer(contacts, latest - window - self.settings.lateness_seconds, window)
             offsets = {cid: off for cid, off in {**offsets, record["contact_id"]: ev.message.offset}.items() if cid in kept}
             await self.settle_outbox()
             with _writing_for(ev):
                 # Pruned contacts' counts are final and already sent: stop tracking them.
-                self.customers[customer] = {"contacts": kept, "contrib": fcr_contributions(kept, window), "offsets": offsets}
+                self.customers[customer] = {"contacts": kept, "offsets": offsets,
+                                            "contrib": customer_contributions(kept, window, self.settings.sla_clock)}
         await self.settle_outbox()
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from api.deps import CSV_RESPONSE, IntervalQuery, get_store, interval_answer, interval_query, known_agent
+from api.deps import (CSV_RESPONSE, PROFILE_CSV_RESPONSE, IntervalQuery, ProfileQuery, get_store, interval_answer,
+                      interval_query, known_agent, profile_answer, profile_query)
 from api.store import ReadModelStore
 from api.views import agent_view, select_queues
-from schemas.api import AgentIntervals, AgentList, AgentRow, ErrorResponse
+from schemas.api import AgentIntervals, AgentList, AgentRow, ErrorResponse, Profile
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 NOT_FOUND = {404: {"model": ErrorResponse, "description": "Unknown agent"}}
@@ -60,3 +61,14 @@ async def get_agent(agent_id: str, store: ReadModelStore = Depends(get_store)) -
 async def agent_intervals(agent_id: str, q: IntervalQuery = Depends(interval_query),
                           store: ReadModelStore = Depends(get_store)):
     return interval_answer(store, "agent", known_agent(store, agent_id), "agent_id", q)
+
+
+@router.get("/{agent_id}/profile", response_model=Profile, responses={**PROFILE_CSV_RESPONSE, **NOT_FOUND},
+            summary="Weekday or hour-of-day profile of an agent",
+            description="Offered, answered, ASA, response time, service level, AHT, CSAT, NPS and resolution time per "
+                        "local weekday or hour of day over [start, end): the counters of all its 15-minute "
+                        "intervals summed, then the formulas (never an average of ratios). "
+                        "Contacts the agent answered and handled, surveys naming the agent.")
+async def agent_profile(agent_id: str, q: ProfileQuery = Depends(profile_query),
+                        store: ReadModelStore = Depends(get_store)):
+    return profile_answer(store, "agent", known_agent(store, agent_id), "agent_id", q)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from api.deps import CSV_RESPONSE, IntervalQuery, get_store, interval_answer, interval_query, known_channel
+from api.deps import (CSV_RESPONSE, PROFILE_CSV_RESPONSE, IntervalQuery, ProfileQuery, get_store, interval_answer,
+                      interval_query, known_channel, profile_answer, profile_query)
 from api.store import ReadModelStore
-from schemas.api import ChannelIntervals, ErrorResponse
+from schemas.api import ChannelIntervals, ErrorResponse, Profile
 
 router = APIRouter(prefix="/api/v1/channels", tags=["channels"])
 NOT_FOUND = {404: {"model": ErrorResponse, "description": "Not one of voice, chat, email"}}
@@ -20,3 +21,14 @@ BAD_RANGE = {422: {"model": ErrorResponse, "description": "Bad granularity, rang
 async def channel_intervals(channel: str, q: IntervalQuery = Depends(interval_query),
                             store: ReadModelStore = Depends(get_store)):
     return interval_answer(store, "channel", known_channel(store, channel), "channel", q)
+
+
+@router.get("/{channel}/profile", response_model=Profile, responses={**PROFILE_CSV_RESPONSE, **NOT_FOUND},
+            summary="Weekday or hour-of-day profile of a channel",
+            description="Offered, answered, ASA, response time, service level, AHT, CSAT, NPS and resolution time per "
+                        "local weekday or hour of day over [start, end): the counters of all its 15-minute "
+                        "intervals summed, then the formulas (never an average of ratios). "
+                        "Every queue's contacts of the channel.")
+async def channel_profile(channel: str, q: ProfileQuery = Depends(profile_query),
+                          store: ReadModelStore = Depends(get_store)):
+    return profile_answer(store, "channel", known_channel(store, channel), "channel", q)

@@ -17,11 +17,12 @@ from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
-from api.deps import metrics_store
+from api.deps import PROFILE_DEFAULT_DAYS, metrics_store
 from api.store import ReadModelStore
 from api.views import queue_views
 from ccpulse.domain.buckets import merge_buckets
 from ccpulse.domain.intervals import interval_end, interval_start
+from ccpulse.domain.profiles import PROFILE_BY, profile_rows
 
 __all__ = ["ReadModelCollector", "router"]
 
@@ -99,6 +100,11 @@ class ReadModelCollector:
         wait = CounterMetricFamily("ccpulse_queue_wait_seconds", "Waits of contacts answered today (ASA = wait / answered)", labels=["queue"])
         handle = CounterMetricFamily("ccpulse_queue_handle_seconds", "Handle time (talk + hold + ACW) of contacts handled today", labels=["queue"])
         surveys = CounterMetricFamily("ccpulse_survey_responses", "Survey answers today by bucket", labels=["queue", "survey", "bucket"])
+        profile = GaugeMetricFamily(
+            "ccpulse_queue_profile_response_time_seconds",
+            "Mean time to answer on the queue's SLA clock, by local weekday or hour of day, over today and the 7 days "
+            "before; slot 1-mon … 7-sun or 00:00 … 23:00 (GET /api/v1/queues/{id}/profile)", labels=["queue", "by", "slot"])
+        profile_start = interval_start(day_start - PROFILE_DEFAULT_DAYS * 86400 + 43200, "1d", zone)
         for view in queue_views(store, now):
             q = view["queue_id"]
             for channel, count in view["live"]["waiting_by_channel"].items():
@@ -119,7 +125,14 @@ class ReadModelCollector:
             handle.add_metric([q], self.monotonic(("handle", q), day_start, handle_ms / 1000.0))
             for survey, bucket, count in _survey_buckets(today):
                 surveys.add_metric([q, survey, bucket], self.monotonic(("survey", q, survey, bucket), day_start, count))
-        yield from (waiting, longest, agents, sl, target, limit, *counters.values(), wait, handle, surveys)
+            sla = store.settings.queue(q, view["channel"])
+            for by in PROFILE_BY:
+                for row in profile_rows(series, by, zone, profile_start, day_end, sla):
+                    if row["response_time_seconds"] is not None:
+                        # weekdays as 1-mon … 7-sun so that dashboards sort them in calendar order
+                        slot = f"{row['slot'] + 1}-{row['label']}" if by == "weekday" else row["label"]
+                        profile.add_metric([q, by, slot], row["response_time_seconds"])
+        yield from (waiting, longest, agents, sl, target, limit, *counters.values(), wait, handle, surveys, profile)
 
     def _alerts(self) -> Iterator[Metric]:
         firing = GaugeMetricFamily("ccpulse_alerts_firing", "ccpulse SLA alerts firing now", labels=["queue", "rule", "severity"])

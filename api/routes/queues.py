@@ -6,12 +6,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from api.auth import Principal
-from api.deps import (CSV_RESPONSE, IntervalQuery, get_principal, get_store, interval_answer, interval_query,
-                      known_queue, queue_selection)
+from api.deps import (CSV_RESPONSE, PROFILE_CSV_RESPONSE, IntervalQuery, ProfileQuery, get_principal, get_store,
+                      interval_answer, interval_query, known_queue, profile_answer, profile_query, queue_selection)
 from api.store import ReadModelStore
 from api.views import mask, queue_views
 from ccpulse.domain.intervals import iso
-from schemas.api import ErrorResponse, QueueContacts, QueueIntervals, QueueList, QueueView
+from schemas.api import ErrorResponse, Profile, QueueContacts, QueueIntervals, QueueList, QueueView
 
 router = APIRouter(prefix="/api/v1/queues", tags=["queues"])
 NOT_FOUND = {404: {"model": ErrorResponse, "description": "Unknown queue"}}
@@ -35,6 +35,17 @@ async def get_queue(queue_id: str, store: ReadModelStore = Depends(get_store)) -
 async def queue_intervals(queue_id: str, q: IntervalQuery = Depends(interval_query),
                           store: ReadModelStore = Depends(get_store)):
     return interval_answer(store, "queue", known_queue(store, queue_id), "queue_id", q)
+
+
+@router.get("/{queue_id}/profile", response_model=Profile, responses={**PROFILE_CSV_RESPONSE, **NOT_FOUND},
+            summary="Weekday or hour-of-day profile of a queue",
+            description="Offered, answered, ASA, response time, service level, AHT, CSAT, NPS and resolution time per "
+                        "local weekday or hour of day over [start, end): the counters of all its 15-minute "
+                        "intervals summed, then the formulas (never an average of ratios). "
+                        "Waits and the threshold are on the queue's SLA clock (see docs/metrics.md).")
+async def queue_profile(queue_id: str, q: ProfileQuery = Depends(profile_query),
+                        store: ReadModelStore = Depends(get_store)):
+    return profile_answer(store, "queue", known_queue(store, queue_id), "queue_id", q)
 
 
 @router.get("/{queue_id}/contacts", response_model=QueueContacts, responses=NOT_FOUND,

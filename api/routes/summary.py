@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from api.deps import get_store
+from api.deps import PROFILE_CSV_RESPONSE, ProfileQuery, get_store, profile_answer, profile_query
 from api.store import ReadModelStore
 from api.views import summary_view
-from schemas.api import Summary
+from schemas.api import Profile, Summary
 
 router = APIRouter(prefix="/api/v1/summary", tags=["summary"])
 
@@ -20,3 +20,13 @@ router = APIRouter(prefix="/api/v1/summary", tags=["summary"])
                         "default's formula and target.")
 async def get_summary(store: ReadModelStore = Depends(get_store)) -> dict:
     return summary_view(store, store.event_now())
+
+
+@router.get("/profile", response_model=Profile, responses=PROFILE_CSV_RESPONSE,
+            summary="Weekday or hour-of-day profile of the whole centre",
+            description="Offered, answered, ASA, response time, service level, AHT, CSAT, NPS and resolution time per "
+                        "local weekday or hour of day over [start, end): the counters of all its 15-minute "
+                        "intervals summed, then the formulas (never an average of ratios). "
+                        "All queues (a queue-scoped token: its queues) summed.")
+async def centre_profile(q: ProfileQuery = Depends(profile_query), store: ReadModelStore = Depends(get_store)):
+    return profile_answer(store, "centre", None, "centre", q)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from api.deps import CSV_RESPONSE, IntervalQuery, get_store, interval_answer, interval_query, known_team
+from api.deps import (CSV_RESPONSE, PROFILE_CSV_RESPONSE, IntervalQuery, ProfileQuery, get_store, interval_answer,
+                      interval_query, known_team, profile_answer, profile_query)
 from api.store import ReadModelStore
-from schemas.api import ErrorResponse, TeamIntervals
+from schemas.api import ErrorResponse, Profile, TeamIntervals
 
 router = APIRouter(prefix="/api/v1/teams", tags=["teams"])
 NOT_FOUND = {404: {"model": ErrorResponse, "description": "No agent belongs to this team"}}
@@ -22,3 +23,14 @@ async def team_intervals(team: str, q: IntervalQuery = Depends(interval_query),
                          store: ReadModelStore = Depends(get_store)):
     agents = known_team(store, team)
     return interval_answer(store, "team", team, "team", q, agent_ids=agents)
+
+
+@router.get("/{team}/profile", response_model=Profile, responses={**PROFILE_CSV_RESPONSE, **NOT_FOUND},
+            summary="Weekday or hour-of-day profile of a team",
+            description="Offered, answered, ASA, response time, service level, AHT, CSAT, NPS and resolution time per "
+                        "local weekday or hour of day over [start, end): the counters of all its 15-minute "
+                        "intervals summed, then the formulas (never an average of ratios). "
+                        "A team is the agents whose current row names it.")
+async def team_profile(team: str, q: ProfileQuery = Depends(profile_query), store: ReadModelStore = Depends(get_store)):
+    known_team(store, team)
+    return profile_answer(store, "team", team, "team", q)

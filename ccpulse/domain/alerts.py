@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ccpulse.domain import formulas
+from ccpulse.domain.calendar import BusinessClock
 from ccpulse.settings import QueueSettings
 
-__all__ = ["Condition", "QueueSnapshot", "RULES", "evaluate_queue", "step"]
+__all__ = ["Condition", "QueueSnapshot", "RULES", "breach_at", "evaluate_queue", "step", "wait_on_clock"]
 
 #: rule -> (severity, what it means)
 RULES: dict[str, tuple[str, str]] = {
@@ -56,9 +57,26 @@ def _sl(counters: Mapping[str, int], sla: QueueSettings) -> tuple[float | None, 
     return value, answered + abandoned - short
 
 
-def evaluate_queue(snapshot: QueueSnapshot, sla: QueueSettings, now: float) -> list[Condition]:
-    """Every rule's condition for one queue at (event-)time ``now``."""
-    waits = [now - since for since in snapshot.waiting_since]
+def wait_on_clock(since: float, now: float, clock: BusinessClock | None) -> float:
+    """How long a contact waiting since ``since`` has waited at ``now`` on its queue's SLA clock
+    (open hours only with a business-hours clock; so an email waits nothing overnight)."""
+    return now - since if clock is None else clock.seconds(since, now)
+
+
+def breach_at(since: float, threshold: float, clock: BusinessClock | None) -> float | None:
+    """The instant a contact waiting since ``since`` reaches the threshold on its queue's clock: it
+    is breached from just after that instant (None: never, a calendar that never opens)."""
+    return since + threshold if clock is None else clock.deadline(since, threshold)
+
+
+def evaluate_queue(snapshot: QueueSnapshot, sla: QueueSettings, now: float,
+                   clock: BusinessClock | None = None) -> list[Condition]:
+    """Every rule's condition for one queue at (event-)time ``now``.
+
+    Waits (threshold, longest wait) are measured on the queue's SLA clock: ``clock`` is its
+    business-hours clock, or None for wall time.
+    """
+    waits = [wait_on_clock(since, now, clock) for since in snapshot.waiting_since]
     longest = max(waits, default=0.0)
     over = sum(1 for w in waits if w > sla.sl_threshold_seconds)
     warning = sla.longest_wait_warning_seconds or 2 * sla.sl_threshold_seconds

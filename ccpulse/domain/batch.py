@@ -21,8 +21,9 @@ from typing import Any
 
 from ccpulse.domain.agent import agent_record, fold_agent, prune_agent, time_in_state_delta
 from ccpulse.domain.buckets import apply_delta
+from ccpulse.domain.calendar import BusinessClock
 from ccpulse.domain.contact import TOP_PREFIX, add_event, diff_contributions, event_record, fold_contact
-from ccpulse.domain.customer import fcr_contributions
+from ccpulse.domain.customer import ClockLookup, customer_contributions
 from ccpulse.domain.intervals import is_late
 from ccpulse.settings import Settings
 from schemas.events import AgentStateChanged, Event, EventRejected, decode_event
@@ -60,7 +61,7 @@ class PartitionFold:
         self._contact_sources: set[str] = set()
         self._expiry: list[tuple[float, str]] = []  # (last event time + retention, contact id), may be stale
         self._swept_at = 0.0
-        self._thresholds: dict[tuple[str, str], tuple[float, float]] = {}
+        self._thresholds: dict[tuple[str, str], tuple[float, float, BusinessClock | None]] = {}
 
     # ---- the input check (streams.processing._Processor.accept) -------------------------------
     def accept(self, raw: bytes | None, src: str, agent_topic: bool | None) -> Event | str:
@@ -102,12 +103,13 @@ class PartitionFold:
         for index, (key, change) in enumerate(sorted(delta.items())):
             buckets[key], _ = apply_delta(buckets.get(key), change, src, (offset, index))
 
-    def sla(self, queue_id: str, channel: str) -> tuple[float, float]:
+    def sla(self, queue_id: str, channel: str) -> tuple[float, float, BusinessClock | None]:
         key = (queue_id, channel)
         found = self._thresholds.get(key)
         if found is None:
             q = self.settings.queue(queue_id, channel)
-            found = self._thresholds[key] = (q.sl_threshold_seconds, q.short_abandon_seconds)
+            found = self._thresholds[key] = (q.sl_threshold_seconds, q.short_abandon_seconds,
+                                             self.settings.sla_clock(queue_id, channel))
         return found
 
     # ---- contacts and surveys (ContactProcessor.handle) -----------------------------------------
@@ -180,11 +182,13 @@ def merge_fcr(into: FcrRecords, other: FcrRecords) -> FcrRecords:
     return into
 
 
-def apply_fcr(buckets: Buckets, records: FcrRecords, window_seconds: float, source: str = "customers") -> Buckets:
-    """Add every customer's first-contact-resolution counts (``fcr_contributions`` of the latest
-    record of each of its contacts: what the worker's customer side has summed up) to ``buckets``."""
+def apply_fcr(buckets: Buckets, records: FcrRecords, window_seconds: float, source: str = "customers",
+              clock: ClockLookup | None = None) -> Buckets:
+    """Add every customer's first-contact-resolution and case counts (``customer_contributions`` of
+    the latest record of each of its contacts: what the worker's customer side has summed up) to
+    ``buckets``. ``clock``: the queues' SLA clocks (``Settings.sla_clock``) for business resolution time."""
     for seq, customer in enumerate(sorted(records)):
-        delta = fcr_contributions(records[customer], window_seconds)
+        delta = customer_contributions(records[customer], window_seconds, clock)
         for index, (key, change) in enumerate(sorted(delta.items())):
             buckets[key], _ = apply_delta(buckets.get(key), change, source, (seq, index))
     return buckets
@@ -221,6 +225,6 @@ def fold_messages(messages: Iterable[bytes], settings: Settings) -> BatchResult:
         reason = fold.message(raw, "batch", offset, None)
         if reason is not None:
             out.rejected.append((offset, reason))
-    out.buckets = apply_fcr(fold.buckets, fold.fcr, settings.fcr_window_seconds)
+    out.buckets = apply_fcr(fold.buckets, fold.fcr, settings.fcr_window_seconds, clock=settings.sla_clock)
     out.contacts, out.agents = fold.contact_rows, fold.agent_rows
     return out

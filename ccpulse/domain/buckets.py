@@ -37,6 +37,8 @@ MEASURES: tuple[str, ...] = (
     "qa_count", "qa_score_milli",
     "fcr_handled", "fcr_resolved", "fcr_repeat",
     "time_available_ms", "time_on_contact_ms", "time_after_contact_work_ms", "time_away_ms",
+    "wait_answered_business_ms", "wait_abandoned_business_ms",
+    "cases_opened", "cases_open", "cases_resolved", "case_contacts", "resolution_ms", "resolution_business_ms",
 )
 
 
@@ -128,6 +130,8 @@ def interval_figures(counters: Mapping[str, int], max_wait_ms: int | None, sla: 
         "abandon_rate": formulas.abandon_rate(answered=answered, abandoned=abandoned, short_abandoned=short),
         "asa_seconds": _seconds(formulas.mean(c["wait_answered_ms"], answered)),
         "avg_abandon_seconds": _seconds(formulas.mean(c["wait_abandoned_ms"], abandoned)),
+        "asa_business_seconds": _seconds(formulas.mean(c["wait_answered_business_ms"], answered)),
+        "avg_abandon_business_seconds": _seconds(formulas.mean(c["wait_abandoned_business_ms"], abandoned)),
         "max_wait_seconds": _seconds(max_wait_ms),
         "handled": handled,
         "aht_seconds": _seconds(formulas.mean(handle_ms, handled)),
@@ -152,6 +156,12 @@ def interval_figures(counters: Mapping[str, int], max_wait_ms: int | None, sla: 
         "fcr_rate": formulas.ratio(c["fcr_resolved"], c["fcr_handled"]),
         "repeat_rate": formulas.ratio(c["fcr_repeat"], c["fcr_handled"]),
         "fcr_handled": c["fcr_handled"],
+        "cases_opened": c["cases_opened"],
+        "cases_open": c["cases_open"],
+        "cases_resolved": c["cases_resolved"],
+        "avg_resolution_seconds": _seconds(formulas.mean(c["resolution_ms"], c["cases_resolved"])),
+        "avg_resolution_business_seconds": _seconds(formulas.mean(c["resolution_business_ms"], c["cases_resolved"])),
+        "contacts_per_case": formulas.mean(c["case_contacts"], c["cases_resolved"]),
         **agent_time_figures(c),
     }
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ccpulse.domain.calendar import BusinessClock
 from ccpulse.domain.formulas import ces_difficult, ces_easy, csat_dissatisfied, csat_satisfied, normalise_score, nps_bucket
 from ccpulse.domain.intervals import bucket_start
 from schemas.events import DEFAULT_SURVEY_SCALES, Event
@@ -34,8 +35,9 @@ __all__ = [
     "TOP_PREFIX",
 ]
 
-#: (queue_id, channel) -> (service-level threshold seconds, short-abandon seconds)
-SlaLookup = Callable[[str, str], tuple[float, float]]
+#: (queue_id, channel) -> (service-level threshold seconds, short-abandon seconds[, SLA clock]).
+#: The optional third item is the queue's business-hours clock (None or absent: wall time).
+SlaLookup = Callable[[str, str], "tuple[float, float] | tuple[float, float, BusinessClock | None]"]
 #: bucket key -> measure -> value. Every value is an integer (durations in ms, scores in
 #: milli-points) so sums are exact whatever the order. Keys starting with TOP_PREFIX hold
 #: one wait each (for the max wait).
@@ -143,6 +145,7 @@ class _Folder:
         # for the summary and first-contact resolution
         self.first_queued_at: float | None = None
         self.last_wait: float | None = None
+        self.last_wait_business: float | None = None  # the last wait on the queue's SLA clock
         self.outcome = "waiting"
         self.breached = False
         self.handled: tuple[float, str, str | None] | None = None  # (time, queue, agent) of the last handling
@@ -169,26 +172,36 @@ class _Folder:
         self.out.anomalies.append((rec["id"], "impossible_transition", f"{rec['type']} {message}"))
 
     def leave_queue(self, t: float, outcome: str) -> None:
-        """The contact leaves the queue it waits in: answered, abandoned or flowed_out."""
+        """The contact leaves the queue it waits in: answered, abandoned or flowed_out.
+
+        The SL threshold is applied to the wait on the queue's SLA clock (open hours only for a
+        business-hours queue); short abandons and the max wait are wall time (customer patience).
+        """
         assert self.queue is not None and self.queued_at is not None
         wait = _ms(t - self.queued_at)
-        threshold, short = self.sla(self.queue, self.channel)
+        found = self.sla(self.queue, self.channel)
+        threshold, short = found[0], found[1]
+        clock = found[2] if len(found) > 2 else None  # type: ignore[misc]
+        sla_wait = wait if clock is None else _ms(clock.seconds(self.queued_at, t))
         agent = self.agent if outcome == "answered" else None
         self.add(t, self.queue, outcome, agent=agent)
         if outcome == "answered":
             self.add(t, self.queue, "wait_answered_ms", wait, agent=agent)
-            if wait <= threshold * 1000:
+            self.add(t, self.queue, "wait_answered_business_ms", sla_wait, agent=agent)
+            if sla_wait <= threshold * 1000:
                 self.add(t, self.queue, "answered_within_sl", agent=agent)
         elif outcome == "abandoned":
             self.add(t, self.queue, "wait_abandoned_ms", wait)
-            if wait <= threshold * 1000:
+            self.add(t, self.queue, "wait_abandoned_business_ms", sla_wait)
+            if sla_wait <= threshold * 1000:
                 self.add(t, self.queue, "abandoned_within_sl")
             if wait < short * 1000:
                 self.add(t, self.queue, "short_abandoned")
         self.add(t, self.queue, f"{TOP_PREFIX}{self.contact_id}#{self.visits}", wait)
         self.queued_at = None
         self.last_wait, self.outcome = wait / 1000.0, outcome
-        self.breached = self.breached or wait > threshold * 1000
+        self.last_wait_business = sla_wait / 1000.0
+        self.breached = self.breached or sla_wait > threshold * 1000
 
     def count_handled(self, t: float, acw: float) -> None:
         """A handled contact: its talk, hold and ACW count where handling finished."""
@@ -338,6 +351,7 @@ class _Folder:
             "agent_id": self.agent,
             "queued_at": self.first_queued_at,
             "wait_seconds": self.last_wait,
+            "wait_business_seconds": self.last_wait_business,
             "breached": self.breached,
             "outcome": self.outcome,
             "handled_at": self.handled[0] if self.handled else None,
@@ -356,6 +370,8 @@ class _Folder:
                 "queue_id": self.handled[1] if self.handled else self.queue,
                 "agent_id": self.handled[2] if self.handled else None,
                 "resolved": self.resolved,
+                # still waiting or being handled (a case stays open while one of its contacts is)
+                "open": self.status not in ("done", "new"),
             }
         if self.status not in ("done", "new"):
             self.out.live = {

@@ -388,6 +388,19 @@ def drilldown() -> dict[str, Any]:
                     right_axis={"C": {"unit": "none", "min": -100, "max": 100}}), 8, 8),
         (alerts_table("ccpulse alerts firing", "The stream rules' alerts firing now for this queue.",
                       f"max by (rule, severity) (ccpulse_alerts_firing{{{q}}}) == 1"), 24, 6),
+
+        (row("Response time by weekday and hour"), 24, 1),
+        (bargauge("Response time by weekday",
+                  "Mean time to answer (email: first response in business hours; the queue's SLA clock) per local "
+                  "weekday over today and the 7 days before: summed waits / summed answers. Full table and CSV: "
+                  "GET /api/v1/queues/{id}/profile?by=weekday.",
+                  f'max by (slot) (ccpulse_queue_profile_response_time_seconds{{{q}, by="weekday"}})', "{{slot}}",
+                  unit="s", min_=0), 8, 12),
+        (bargauge("Response time by hour of day",
+                  "The same per local hour of day (00:00 … 23:00): when in the day do customers wait longest? "
+                  "GET /api/v1/queues/{id}/profile?by=hour.",
+                  f'max by (slot) (ccpulse_queue_profile_response_time_seconds{{{q}, by="hour"}})', "{{slot}}",
+                  unit="s", min_=0), 16, 12),
     ]
     return dashboard("ccpulse-queue", "ccpulse / Queue drill-down",
                      "One queue: live waiting and agents, service level against target over 15 minutes and 1 hour, "

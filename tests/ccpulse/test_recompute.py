@@ -71,7 +71,7 @@ def test_partitions_and_process_groups_give_the_same_buckets(day, partitions, gr
         parts.append(merge_bucket_sets(f.buckets for f in mine))
         for f in mine:
             merge_fcr(fcr, f.fcr)
-    merged = apply_fcr(merge_bucket_sets(parts), fcr, settings.fcr_window_seconds)
+    merged = apply_fcr(merge_bucket_sets(parts), fcr, settings.fcr_window_seconds, clock=settings.sla_clock)
     assert counters(merged) == counters(whole.buckets)
 
 
