@@ -196,6 +196,8 @@ class SurveyResponded(_ContactEvent):
     scale_min: int | None = None
     scale_max: int | None = None
     comment: OptionalText = None
+    tags: list[Annotated[str, Field(min_length=1, max_length=256)]] | None = Field(
+        default=None, max_length=50, description="Tags the customer picked (rating templates); kept, not counted.")
     agent_id: Id | None = None
     queue_id: Id | None = None
 

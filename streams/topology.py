@@ -5,6 +5,8 @@
                               └──────> cc.customer-facts ─> customers (FCR) ─> cc.interval-facts
     cc.agent-events ─────> agents ─┬─> cc.interval-facts (time in state) ─> intervals
                                    └─> cc.read-model (agent rows)
+    cc.customer-events ─┬─> retention (per customer) ─> cc.read-model (retention rows)
+    cc.customer-facts ──┘   (contacts' breaches and NPS answers, from contacts)
     closed intervals ─> cc.interval-stats (for warehouses)
     leader: whole read model ─> SLA rules every second ─> cc.alerts (+ webhook)
     any rejected message ─> cc.deadletter
@@ -23,7 +25,7 @@ from api.store import ReadModelStore
 from ccpulse.settings import get_settings
 from streams.alerting import AlertEvaluator
 from streams.app import app
-from streams.processing import AgentProcessor, ContactProcessor, CustomerProcessor, IntervalProcessor
+from streams.processing import AgentProcessor, ContactProcessor, CustomerProcessor, IntervalProcessor, RetentionProcessor
 from streams.readmodel import ReadModelPublisher, worker_row_key
 from streams.stats import WorkerStats
 
@@ -39,6 +41,8 @@ contact_sources = app.topic(topics.contact_events, topics.survey_events, partiti
 agent_events = app.topic(topics.agent_events, partitions=settings.partitions)
 interval_facts = app.topic(topics.interval_facts, partitions=settings.partitions)
 customer_facts = app.topic(topics.customer_facts, partitions=settings.partitions)
+# Co-partitioned by customer id: the retention agent reads both (customer_agent reads the facts too).
+customer_sources = app.topic(topics.customer_events, topics.customer_facts, partitions=settings.partitions)
 interval_stats = app.topic(topics.interval_stats, partitions=settings.partitions, compacting=True)
 alerts = app.topic(topics.alerts, partitions=1, compacting=True)
 read_model = app.topic(topics.read_model, partitions=settings.partitions, compacting=True)
@@ -50,6 +54,7 @@ agent_states = app.Table("agents", partitions=settings.partitions)
 watermarks = app.Table("watermarks", default=float, partitions=settings.partitions)
 buckets = app.Table("buckets", partitions=settings.partitions)
 customers = app.Table("customers", partitions=settings.partitions)
+retention = app.Table("retention", partitions=settings.partitions)
 
 publisher = ReadModelPublisher(read_model)
 stats = WorkerStats()
@@ -57,7 +62,8 @@ contact_processor = ContactProcessor(settings, contacts, watermarks, interval_fa
 customer_processor = CustomerProcessor(settings, customers, interval_facts, deadletter, publisher)
 agent_processor = AgentProcessor(settings, agent_states, watermarks, interval_facts, deadletter, publisher)
 interval_processor = IntervalProcessor(settings, buckets, interval_stats, deadletter, publisher)
-contact_processor.stats = agent_processor.stats = stats  # one worker, one set of counters
+retention_processor = RetentionProcessor(settings, retention, deadletter, publisher)
+contact_processor.stats = agent_processor.stats = retention_processor.stats = stats  # one worker, one set of counters
 
 
 # ---- agents: read a stream, delegate --------------------------------------------------------
@@ -77,6 +83,12 @@ async def agent_state_agent(stream):  # type: ignore[no-untyped-def]
 async def customer_agent(stream):  # type: ignore[no-untyped-def]
     async for batch in stream.take_events(BATCH, within=WITHIN):
         await customer_processor.process(batch)
+
+
+@app.agent(customer_sources, concurrency=1)
+async def retention_agent(stream):  # type: ignore[no-untyped-def]
+    async for batch in stream.take_events(BATCH, within=WITHIN):
+        await retention_processor.process(batch)
 
 
 @app.agent(interval_facts, concurrency=1)
@@ -133,3 +145,8 @@ async def republish_contacts() -> None:
 @agent_states.on_recover
 async def republish_agents() -> None:
     agent_processor.republish_all()
+
+
+@retention.on_recover
+async def republish_retention() -> None:
+    retention_processor.republish_all()

@@ -26,7 +26,7 @@ from ccpulse.domain.customer import fcr_contributions
 from ccpulse.domain.intervals import is_late
 from ccpulse.domain.retention import accept_customer_event, customer_contributions, fact_record, sum_contributions
 from ccpulse.settings import Settings
-from schemas.events import AgentStateChanged, Event, EventRejected, decode_event
+from schemas.events import CUSTOMER_EVENT_TYPES, AgentStateChanged, Event, EventRejected, decode_event
 
 __all__ = ["SWEEP_SECONDS", "BatchResult", "PartitionFold", "RetentionResult", "apply_fcr", "fold_messages",
            "fold_retention", "merge_bucket_sets"]
@@ -71,6 +71,8 @@ class PartitionFold:
             event = decode_event(raw)
         except EventRejected as exc:
             return exc.reason
+        if event.type in CUSTOMER_EVENT_TYPES:  # customer events have their own topic and driver
+            return "wrong_topic"
         if agent_topic is not None and isinstance(event, AgentStateChanged) != agent_topic:
             return "wrong_topic"
         if is_late(event.at, self.marks.get(src, 0.0), self.settings.lateness_seconds):
