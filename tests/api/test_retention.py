@@ -117,3 +117,20 @@ def test_rows_round_trip_through_json() -> None:
     # The worker publishes orjson; month keys and integer measures survive unchanged.
     rows = scenario_rows()
     assert orjson.loads(orjson.dumps(rows)) == rows
+
+
+def test_prometheus_metrics_for_centre_wide_tokens_only(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = client.app.state.store  # type: ignore[attr-defined]
+    monkeypatch.setattr(store, "event_now", lambda: 1775044800.0)  # 2026-04-01T12:00Z: March is the previous month
+    settings = store.settings
+    settings.api_tokens[0].scopes.append("metrics")
+    client.app.state.tokens.__init__(settings)  # type: ignore[attr-defined]
+    text = client.get("/metrics").text
+    assert 'ccpulse_retention_churn_rate_ratio{period="previous_month"} 0.4' in text
+    assert 'ccpulse_retention_clv{period="previous_month"} 130.0' in text
+    assert 'ccpulse_retention_group_churn_rate_ratio{group="detractor",period="previous_month",split="nps"} 1.0' in text
+    assert 'ccpulse_retention_group_churn_rate_ratio{group="breached",period="previous_month",split="sla_breach"} 0.5' in text
+    assert "ccpulse_retention_subscribers 4.0" in text and "ccpulse_retention_mrr 260.0" in text
+    assert 'ccpulse_retention_churn_rate_ratio{period="month"} 0.0' in text  # April: nobody left yet
+    limited = client.get("/metrics", headers={"Authorization": f"Bearer {QUEUES}"}).text
+    assert "ccpulse_retention" not in limited
