@@ -472,7 +472,10 @@ class RetentionProcessor(_Processor):
                               {"customer_id": customer, "p": contrib} if contrib else None)
 
     def republish_all(self) -> None:
-        """After recovery: re-send every local customer's row (the last ones may have been lost)."""
+        """After recovery: re-fold and re-send every local customer's row. The last rows may have been
+        lost, and a restart with other retention settings or time zone re-derives every month this way."""
         for customer, state in list(self.retention.items()):
-            if state.get("contrib"):
-                self.publish(customer, state["contrib"])
+            contrib = customer_contributions(state["events"], state["facts"].values(), self.settings.retention,
+                                             self.settings.zone)
+            if contrib or state.get("contrib"):
+                self.publish(customer, contrib)
