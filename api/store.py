@@ -272,7 +272,7 @@ class ReadModelStore:
     async def _lag_loop(self, every: float = 10.0) -> None:
         """Every ``every`` seconds: the worker group's lag on the input topics (end − committed)."""
         topics = self.settings.topics
-        inputs = {topics.contact_events, topics.agent_events, topics.survey_events, topics.customer_events}
+        inputs = {topics.contact_events, topics.agent_events, topics.survey_events}
         while True:
             # Read the group's committed offsets as a (never subscribing) member would: the embedded
             # broker does not answer the admin client's offset fetch.
