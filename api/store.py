@@ -30,6 +30,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from ccpulse.domain.buckets import dominant_channel, merge_buckets
+from ccpulse.domain.retention import sum_contributions
 from ccpulse.settings import Settings
 
 __all__ = ["GENERATION_PARTITION", "RECENT_KEEP", "ReadModelStore", "generation_covers", "generation_marker_key",
@@ -100,6 +101,9 @@ class ReadModelStore:
         self._recent_heap: list[tuple[float, str]] = []  # (updated_at, contact id), may hold stale entries
         self.rejected: Counter[tuple[str, str]] = Counter()  # (topic, reason) -> count
         self.alerts: dict[str, dict[str, Any]] = {}  # alert id -> latest record (cc.alerts)
+        # customer id -> its retention contributions; and their sum over every customer (period key -> measures)
+        self.retention_rows: dict[str, dict[str, dict[str, int]]] = {}
+        self.retention_totals: dict[str, dict[str, int]] = {}
         self.workers: dict[str, dict[str, Any]] = {}  # worker id -> its processing stats row
         self.counter_floors: dict[tuple[str, ...], tuple[float, float]] = {}  # /metrics: series -> (period, served)
         self.lag: dict[str, int] = {}  # input topic -> messages the worker group has not processed
@@ -136,6 +140,14 @@ class ReadModelStore:
                         series.pop(start, None)
                     else:
                         series[start] = value
+        elif kind == "retention":
+            # Keep the sum over all customers current: take the customer's old row back, add the new one.
+            old = self.retention_rows.pop(ident, None)
+            if old is not None:
+                sum_contributions(self.retention_totals, old, -1)
+            if row is not None:
+                self.retention_rows[ident] = row["p"]
+                sum_contributions(self.retention_totals, row["p"])
         elif kind == "recomputed":
             generation, _, bucket = ident.partition("|")
             self._generation_row(generation, _bucket_ident(bucket.partition("|")[2]), row)
@@ -334,6 +346,7 @@ class ReadModelStore:
                 self._live.clear(); self.generation_rows.clear(); self.generation_markers.clear(); self.generations.clear()
                 self.alerts.clear(); self.workers.clear()
                 self.recent.clear(); self._recent_heap.clear()
+                self.retention_rows.clear(); self.retention_totals.clear()
             caught_up = False
             checked = time.monotonic()
             while True:

@@ -66,6 +66,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(t.contact_events, settings.partitions, retained),
         TopicSpec(t.agent_events, settings.partitions, retained),
         TopicSpec(t.survey_events, settings.partitions, retained),
+        TopicSpec(t.customer_events, settings.partitions, retained),
         TopicSpec(t.interval_facts, settings.partitions, {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS)}),
         TopicSpec(t.customer_facts, settings.partitions, {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS)}),
         TopicSpec(t.read_model, settings.partitions, {"cleanup.policy": "compact"}),

@@ -20,7 +20,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from ccpulse.domain.calendar import BusinessClock, Calendar
 
-__all__ = ["ApiToken", "BusinessHours", "QueueSettings", "Settings", "SlClock", "SlFormula", "Topics", "get_settings"]
+__all__ = ["ApiToken", "BusinessHours", "QueueSettings", "RetentionSettings", "Settings", "SlClock", "SlFormula", "Topics",
+           "get_settings"]
 
 #: The service-level formulas a queue can choose (see docs/metrics.md).
 SlFormula = Literal[
@@ -105,12 +106,30 @@ class ApiToken(BaseModel):
     queue_groups: list[str] | None = Field(default=None, description="Only the queues of these groups.")
 
 
+class RetentionSettings(BaseModel):
+    """How customer retention is measured (docs/metrics.md, "Customer retention")."""
+
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$", description="The one currency of every amount "
+                          "(ISO 4217). Events in another currency need an explicit exchange_rate, else they are "
+                          "dead-lettered `currency_mismatch`.")
+    gross_margin: float = Field(default=1.0, gt=0, le=1, description="Gross margin for CLV (1.0 = revenue CLV).")
+    premium_tiers: list[str] = Field(default_factory=lambda: ["premium"], description="Subscription tiers that "
+                                     "make a customer premium.")
+    loyal_min_months: int | None = Field(default=12, ge=1, description="Loyal: subscribed without a break for at "
+                                         "least this many months (None: tenure does not count)...")
+    loyal_min_purchases: int | None = Field(default=3, ge=1, description="... or at least this many purchases "
+                                            "(None: purchases do not count).")
+    breach_window_days: float = Field(default=30, gt=0, description="A service-level breach this many days "
+                                      "before a customer churned (or before the month ended) links the two.")
+
+
 class Topics(BaseModel):
     """Kafka topic names. Defaults follow the event contract."""
 
     contact_events: str = "cc.contact-events"
     agent_events: str = "cc.agent-events"
     survey_events: str = "cc.survey-events"
+    customer_events: str = "cc.customer-events"
     deadletter: str = "cc.deadletter"
     read_model: str = "cc.read-model"
     interval_facts: str = "cc.interval-facts"
@@ -177,6 +196,10 @@ class Settings(BaseSettings):
     alert_webhook_url: str | None = Field(default=None, description="POST every alert transition here (optional).")
     alert_webhook_secret: str | None = Field(default=None, description="HMAC-SHA256 key for X-Ccpulse-Signature.")
     alert_interval_seconds: float = Field(default=1.0, gt=0, description="How often alert rules are evaluated.")
+    retention: RetentionSettings = Field(default_factory=RetentionSettings, description="Customer retention figures.")
+    rating_callback_secret: str | None = Field(
+        default=None, description="HMAC-SHA256 key of POST /api/v1/callbacks/rating (X-Ccpulse-Signature); "
+        "unset: the endpoint answers 503.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("timezone")

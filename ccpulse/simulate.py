@@ -204,6 +204,10 @@ class SimConfig:
     zone: tzinfo | None = None  # time zone of DAY_PROFILE; default: the start's
     channels: Mapping[str, ChannelModel] = field(default_factory=lambda: dict(CHANNEL_MODELS))
     mmc: MmcConfig | None = None
+    # Customer events (subscriptions, purchases) for the same customer pool: a subscription history
+    # before the start, then cancellations after bad service, upgrades and purchases after good service.
+    customer_events: bool = False
+    currency: str = "USD"
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.start.utcoffset() is None:
@@ -285,6 +289,11 @@ class _Simulation:
             self.models = {mmc.channel: ChannelModel(handle_mean=mmc.mean_handle_seconds, handle_shape=1.0)}
         self.waiting: dict[str, list[_Contact]] = {q.queue_id: [] for q in self.queues}
         self.agents = self._staff()
+        # Customer events use their own random stream: turning them on leaves the contact traffic unchanged.
+        self.customers_on = config.customer_events and mmc is None
+        self.crng = random.Random(f"{config.seed}|customers")
+        self.subscribed: dict[str, str] = {}  # customer id -> tier, while subscribed
+        self._customer_events = 0
 
     # -- plumbing ---------------------------------------------------------------------------
     def _at(self, delay: float, handler: Callable[..., None], *args: Any, drains: bool = True) -> None:
@@ -347,6 +356,8 @@ class _Simulation:
 
     # -- main loop --------------------------------------------------------------------------
     def run(self) -> Iterator[dict[str, Any]]:
+        if self.customers_on:
+            self._customer_history()
         for agent in self.agents:
             agent.idle_since = 0.0
             self._agent_event(agent, "available")
@@ -518,6 +529,7 @@ class _Simulation:
             self.waiting[contact.queue.queue_id].remove(contact)
         contact.state = "done"
         self._emit("contact.abandoned", contact_id=contact.contact_id)
+        self._after_service(contact.customer_id, happy=False)
         if self.rng.random() < contact.model.retry_after_abandon:
             self._at(self.rng.uniform(120, 1800), self._new_contact, contact.queue, contact.customer_id, drains=False)
         if agent is not None:
@@ -564,6 +576,78 @@ class _Simulation:
         comment = rng.choice(_COMMENTS[happy]) if rng.random() < 0.15 else None
         self._emit("survey.responded", contact_id=contact.contact_id, survey=kind, score=score, comment=comment,
                    agent_id=agent_id, queue_id=contact.queue.queue_id)
+        self._after_service(contact.customer_id, happy=happy)
+
+    # -- customers (``customer_events``) ------------------------------------------------------
+    _PLANS = {"basic": ("basic-monthly", 12.0), "premium": ("premium-monthly", 29.0)}
+
+    def _customer_event(self, event_type: str, at: datetime, customer_id: str, **fields: Any) -> None:
+        self._customer_events += 1
+        self._out.append({"event_id": f"cev-{self.tag}-{self._customer_events:07d}", "type": event_type,
+                          "occurred_at": at.isoformat(timespec="microseconds"), "source": SOURCE,
+                          "customer_id": customer_id, **fields})
+
+    def _subscription(self, event_type: str, at: datetime, customer_id: str, tier: str) -> None:
+        plan, mrr = self._PLANS[tier]
+        self._customer_event(event_type, at, customer_id, plan=plan, tier=tier, mrr=mrr, currency=self.config.currency)
+        self.subscribed[customer_id] = tier
+
+    def _customer_history(self) -> None:
+        """Before the start: most of the pool subscribed at some time in the last three years; some changed
+        tier, some left again, some bought things. Events in the past are fine on the customer topic (no
+        lateness bound there); they come first, in time order."""
+        rng, history = self.crng, []
+        for n in range(1, self.config.customers + 1):
+            customer = f"cust-{n:05d}"
+            if rng.random() >= 0.8:
+                continue
+            since = rng.uniform(0, 3 * 365 * 86400)
+            tier = "premium" if rng.random() < 0.3 else "basic"
+            history.append((since, 0, customer, "customer.subscription_started", tier))
+            if rng.random() < 0.2:
+                history.append((rng.uniform(0, since), 1, customer, "customer.subscription_changed",
+                                "basic" if tier == "premium" else "premium"))
+            if rng.random() < 0.25:
+                history.append((rng.uniform(0, since), 3, customer, "customer.subscription_cancelled", None))
+            for _ in range(rng.randrange(5)):
+                history.append((rng.uniform(0, since), 2, customer, "customer.purchase", None))
+        for ago, _, customer, kind, tier in sorted(history, key=lambda h: (-h[0], h[1], h[2])):
+            at = self.start - timedelta(seconds=round(ago))
+            if kind == "customer.subscription_cancelled":
+                self._customer_event(kind, at, customer)
+                self.subscribed.pop(customer, None)
+            elif kind == "customer.purchase":
+                self._customer_event(kind, at, customer, amount=round(rng.uniform(5, 80), 2), currency=self.config.currency)
+            elif kind == "customer.subscription_changed" and customer not in self.subscribed:
+                continue  # its cancellation came first
+            else:
+                self._subscription(kind, at, customer, tier)
+
+    def _after_service(self, customer_id: str | None, happy: bool) -> None:
+        """A customer reacts to the service it got (soon, so a demo shows it): after a bad experience a
+        subscriber may cancel; after a good one a basic subscriber may upgrade, anyone may buy or subscribe."""
+        if not self.customers_on or customer_id is None:
+            return
+        rng = self.crng
+        if not happy:
+            if customer_id in self.subscribed and rng.random() < 0.08:
+                self.subscribed.pop(customer_id)  # decided now: no second cancellation in the meantime
+                self._at(rng.uniform(300, 3600), self._cancel, customer_id, drains=False)
+            return
+        moment = self.start + timedelta(microseconds=round(self.now * 1e6))
+        draw = rng.random()
+        if customer_id not in self.subscribed:
+            if draw < 0.03:
+                self._subscription("customer.subscription_started", moment, customer_id, "basic")
+        elif self.subscribed[customer_id] == "basic" and draw < 0.02:
+            self._subscription("customer.subscription_changed", moment, customer_id, "premium")
+        elif draw < 0.10:
+            self._customer_event("customer.purchase", moment, customer_id, amount=round(rng.uniform(5, 80), 2),
+                                 currency=self.config.currency)
+
+    def _cancel(self, customer_id: str) -> None:
+        moment = self.start + timedelta(microseconds=round(self.now * 1e6))
+        self._customer_event("customer.subscription_cancelled", moment, customer_id, reason="service")
 
     def _qa(self, contact_id: str, agent_id: str) -> None:
         score = round(min(100.0, max(0.0, self.rng.gauss(84, 9))), 1)
@@ -572,7 +656,8 @@ class _Simulation:
 
 
 def generate(config: SimConfig) -> Iterator[dict[str, Any]]:
-    """Contract events (JSON-ready dicts, ``None`` fields omitted) in non-decreasing event time.
+    """Contract events (JSON-ready dicts, ``None`` fields omitted) in non-decreasing event time
+    (except, with ``customer_events``, the customers' history before the start, which comes first).
 
     Deterministic: the same config gives the same events, ids included. Endless when
     ``config.duration_seconds`` is None.
@@ -629,7 +714,10 @@ class _Ticker:
 
 def _entity_key(event: dict[str, Any]) -> bytes:
     """``schemas.events.entity_key`` for a generated dict, without validating it again."""
-    return (event["agent_id"] if event["type"] == "agent.state_changed" else event["contact_id"]).encode()
+    kind = event["type"]
+    if kind == "agent.state_changed":
+        return event["agent_id"].encode()
+    return (event["customer_id"] if kind.startswith("customer.") else event["contact_id"]).encode()
 
 
 def simulate_to_file(config: SimConfig, path: str | Path, progress: Progress | None = None) -> SimSummary:
@@ -696,8 +784,11 @@ async def simulate_to_kafka(settings: Settings, config: SimConfig, speed: float,
     topics = {t: topic_for_type(settings, t) for t in ("contact.queued", "agent.state_changed", "survey.responded")}
     try:
         try:
+            history_until = config.start.timestamp()
             for event in generate(config):
-                delay = pacer.delay(event["occurred_at"])
+                history = event["type"].startswith("customer.") and (
+                    datetime.fromisoformat(event["occurred_at"]).timestamp() < history_until)
+                delay = 0.0 if history else pacer.delay(event["occurred_at"])  # the customer history: at once
                 while delay > 0:  # sleep in slices so progress keeps coming in quiet periods
                     await asyncio.sleep(min(delay, PROGRESS_SECONDS))
                     ticker.tick()
@@ -775,10 +866,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write JSONL to FILE instead of sending to Kafka")
     parser.add_argument("--mmc", type=parse_mmc, default=None, metavar="RATE,AHT,AGENTS",
                         help="M/M/c mode: Poisson arrivals per hour, exponential handle time (s), fixed agents, no abandons")
+    parser.add_argument("--customer-events", action="store_true",
+                        help="also customer events (subscriptions, purchases) for the contacts' customers: a history "
+                             "before the start, then churn after bad service (currency: CCPULSE_RETENTION__CURRENCY)")
 
 
 def _config(args: argparse.Namespace, settings: Settings) -> SimConfig:
-    kwargs: dict[str, Any] = {"zone": settings.zone, "duration_seconds": args.duration, "mmc": args.mmc}
+    kwargs: dict[str, Any] = {"zone": settings.zone, "duration_seconds": args.duration, "mmc": args.mmc,
+                              "customer_events": getattr(args, "customer_events", False),
+                              "currency": settings.retention.currency}
     if args.seed is not None:
         kwargs["seed"] = args.seed
     if args.start is not None:

@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from ccpulse.domain.retention import RETENTION_FIELDS
 
 __all__ = [
     "AgentIntervals", "AgentList", "AgentRow", "CentreLive", "ChannelIntervals", "ChannelSummary", "ErrorResponse",
     "Health", "IngestResponse", "IngestResult", "IntervalList", "IntervalRow", "IntervalSeries", "Profile", "ProfileRow",
     "QueueIntervals", "QueueLive", "QueueList", "QueueView",
-    "RecentContact", "RecentList", "Staffing", "Summary", "SurveyList", "SurveyRow", "TeamIntervals",
+    "RecentContact", "RecentList", "RetentionList", "RetentionRow", "Staffing", "Summary", "SurveyList", "SurveyRow",
+    "TeamIntervals",
 ]
 
 Granularity = Literal["15m", "1h", "1d"]
@@ -428,3 +431,37 @@ class Profile(BaseModel):
     end: datetime
     rows: list[ProfileRow] = Field(description="Every weekday (7 rows) or hour (24 rows), in order; empty ones "
                                                "have zero counts and null ratios.")
+
+
+# ---- retention (GET /api/v1/retention; docs/metrics.md "Customer retention") -----------------------
+def _retention_field(name: str) -> tuple[object, object]:
+    if name in ("period_start", "period_end"):
+        return datetime, Field(description="Local start / end of the calendar period (configured time zone).")
+    if name == "period":
+        return str, Field(description="YYYY-MM or YYYY.", examples=["2026-03"])
+    if name == "granularity":
+        return Literal["month", "year"], ...
+    if name.startswith(("customers", "churned_", "new_customers", "premium_customers", "loyal_customers", "purchases")):
+        return int, ...
+    if name in ("mrr_start", "new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr", "mrr_end", "net_new_mrr",
+                "purchase_revenue"):
+        return float, Field(description="In the deployment currency.")
+    return float | None, Field(description="A ratio (or an amount) that is null when there is nothing to divide by.")
+
+
+#: One month or year of retention figures (flat, as in the CSV export).
+RetentionRow = create_model(  # type: ignore[call-overload]
+    "RetentionRow", __doc__="Retention figures of one calendar month or year (docs/metrics.md defines each).",
+    **{name: _retention_field(name) for name in RETENTION_FIELDS})
+
+
+class RetentionList(BaseModel):
+    granularity: Literal["month", "year"]
+    timezone: str
+    currency: str = Field(description="Every amount is in this currency (CCPULSE_RETENTION__CURRENCY).")
+    gross_margin: float = Field(description="The gross margin CLV uses.")
+    loyal_min_months: int | None
+    loyal_min_purchases: int | None
+    premium_tiers: list[str]
+    breach_window_days: float
+    periods: list[RetentionRow]  # type: ignore[valid-type]

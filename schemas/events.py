@@ -38,9 +38,14 @@ __all__ = [
     "ContactQueued",
     "ContactTransferred",
     "ContactWrappedUp",
+    "CustomerPurchase",
+    "CUSTOMER_EVENT_TYPES",
     "Event",
     "EventRejected",
     "QaEvaluated",
+    "SubscriptionCancelled",
+    "SubscriptionChanged",
+    "SubscriptionStarted",
     "SurveyResponded",
     "DEFAULT_SURVEY_SCALES",
     "EVENT_TYPES",
@@ -60,6 +65,12 @@ DEFAULT_SURVEY_SCALES: dict[str, tuple[int, int]] = {"csat": (1, 5), "nps": (0, 
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
 OptionalText = Annotated[str | None, Field(default=None, max_length=1024)]
+#: An ISO 4217 currency code (``EUR``, ``VND``). Amounts in another currency than the deployment's
+#: are converted only with an explicit ``exchange_rate``, never summed as they are.
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 currency code, e.g. EUR or VND.")]
+#: A money amount in whole or fractional units of its currency (not cents).
+Amount = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
+ExchangeRate = Annotated[float | None, Field(default=None, gt=0, le=1e9, allow_inf_nan=False)]
 
 # Events far outside any plausible operating window are rejected: they would open
 # intervals nobody can see and usually mean a unit mistake (ms sent as seconds).
@@ -189,6 +200,8 @@ class SurveyResponded(_ContactEvent):
     scale_min: int | None = None
     scale_max: int | None = None
     comment: OptionalText = None
+    tags: list[Annotated[str, Field(min_length=1, max_length=256)]] | None = Field(
+        default=None, max_length=50, description="Tags the customer picked (rating templates); kept, not counted.")
     agent_id: Id | None = None
     queue_id: Id | None = None
 
@@ -222,6 +235,51 @@ class QaEvaluated(_ContactEvent):
     evaluator_id: Id | None = None
 
 
+class _CustomerEvent(_Event):
+    """Customer (subscription and purchase) events: keyed and partitioned by ``customer_id``."""
+
+    customer_id: Id = Field(description="The customer, the same id contact.queued carries.")
+
+
+class _Subscription(_CustomerEvent):
+    plan: Id = Field(description="The plan the customer subscribes to.")
+    tier: Id | None = Field(default=None, description="Its tier, e.g. premium (see retention.premium_tiers).")
+    mrr: Amount = Field(description="Monthly recurring revenue of the subscription from now on, in `currency`.")
+    currency: Currency
+    exchange_rate: ExchangeRate = Field(
+        default=None, description="Deployment-currency units per unit of `currency`, when they differ.")
+
+
+class SubscriptionStarted(_Subscription):
+    """The customer started a subscription (a new customer, or one coming back)."""
+
+    type: Literal["customer.subscription_started"]
+
+
+class SubscriptionChanged(_Subscription):
+    """The subscription changed plan, tier or recurring revenue (an upgrade or a downgrade)."""
+
+    type: Literal["customer.subscription_changed"]
+
+
+class SubscriptionCancelled(_CustomerEvent):
+    """The customer's subscription ended: the customer churned."""
+
+    type: Literal["customer.subscription_cancelled"]
+    reason: OptionalText = None
+
+
+class CustomerPurchase(_CustomerEvent):
+    """A one-off purchase (counts towards loyalty; not recurring revenue)."""
+
+    type: Literal["customer.purchase"]
+    amount: Amount
+    currency: Currency
+    exchange_rate: ExchangeRate = Field(
+        default=None, description="Deployment-currency units per unit of `currency`, when they differ.")
+    order_id: Id | None = None
+
+
 Event = Annotated[
     Union[
         ContactQueued,
@@ -236,6 +294,10 @@ Event = Annotated[
         AgentStateChanged,
         SurveyResponded,
         QaEvaluated,
+        SubscriptionStarted,
+        SubscriptionChanged,
+        SubscriptionCancelled,
+        CustomerPurchase,
     ],
     Field(discriminator="type"),
 ]
@@ -250,14 +312,22 @@ EVENT_TYPES: tuple[str, ...] = tuple(
 
 #: Which logical topic (a key of ``Settings.topics``) carries each event type.
 TOPIC_OF_TYPE: dict[str, str] = {
-    t: ("agent_events" if t.startswith("agent.") else "survey_events" if t.startswith(("survey.", "qa.")) else "contact_events")
+    t: ("agent_events" if t.startswith("agent.") else "survey_events" if t.startswith(("survey.", "qa."))
+        else "customer_events" if t.startswith("customer.") else "contact_events")
     for t in EVENT_TYPES
 }
+
+#: The event types of ``cc.customer-events`` (subscriptions and purchases).
+CUSTOMER_EVENT_TYPES: tuple[str, ...] = tuple(t for t in EVENT_TYPES if TOPIC_OF_TYPE[t] == "customer_events")
 
 
 def entity_key(event: Event) -> str:
     """The Kafka message key the contract prescribes for ``event`` (its entity id)."""
-    return event.agent_id if isinstance(event, AgentStateChanged) else event.contact_id
+    if isinstance(event, AgentStateChanged):
+        return event.agent_id
+    if isinstance(event, _CustomerEvent):
+        return event.customer_id
+    return event.contact_id
 
 
 class EventRejected(Exception):

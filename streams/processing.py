@@ -28,14 +28,17 @@ from ccpulse.domain.buckets import apply_delta, dominant_channel, interval_figur
 from ccpulse.domain.intervals import BUCKET_SECONDS, is_late, iso
 from ccpulse.domain.contact import add_event, diff_contributions, event_record, fold_contact
 from ccpulse.domain.customer import customer_contributions, prune_customer
+from ccpulse.domain.retention import accept_customer_event, fact_record
+from ccpulse.domain.retention import retention_contributions
 from ccpulse.settings import Settings
 from schemas.deadletter import deadletter_record
-from schemas.events import AgentStateChanged, Event, EventRejected, decode_event
+from schemas.events import CUSTOMER_EVENT_TYPES, AgentStateChanged, Event, EventRejected, decode_event
 from streams.stats import WorkerStats
-from streams.readmodel import ReadModelPublisher, agent_row_key, contact_row_key, interval_row_key, recent_row_key
+from streams.readmodel import (ReadModelPublisher, agent_row_key, contact_row_key, interval_row_key, recent_row_key,
+                               retention_row_key)
 
-__all__ = ["AgentProcessor", "ContactProcessor", "CustomerProcessor", "IntervalProcessor", "changelog_acknowledged",
-           "watch_changelog"]
+__all__ = ["AgentProcessor", "ContactProcessor", "CustomerProcessor", "IntervalProcessor", "RetentionProcessor",
+           "changelog_acknowledged", "watch_changelog"]
 
 log = logging.getLogger("ccpulse.worker")
 
@@ -132,6 +135,9 @@ class _Processor:
             await self.reject(ev, exc.reason, exc.message)
             return None
         self.stats.observe(msg.topic, event.at)
+        if event.type in CUSTOMER_EVENT_TYPES:
+            await self.reject(ev, "wrong_topic", f"{event.type} belongs on the customer-events topic", event.event_id)
+            return None
         if isinstance(event, AgentStateChanged) != agent_topic:
             where = "the contact or survey topic" if agent_topic else "the agent-events topic"
             await self.reject(ev, "wrong_topic", f"{event.type} belongs on {where}", event.event_id)
@@ -465,3 +471,87 @@ class IntervalProcessor(_Processor):
         for key, bucket in list(self.buckets.items()):
             if _owned(bucket, partitions):
                 self.publish(key, bucket)
+
+
+class RetentionProcessor(_Processor):
+    """Customer events and the customers' contact records -> per-customer retention contributions.
+
+    Keyed by customer: ``cc.customer-events`` (the contract) and ``cc.customer-facts`` (what the
+    contact side learnt about each contact of a customer: breaches, NPS answers) are co-partitioned.
+    A customer keeps its events and its contacts' facts; its contributions are a pure fold of both
+    (``ccpulse.domain.retention``), published whole as the customer's read-model row, so a
+    redelivery or a re-publication changes nothing and the API sums the rows.
+    """
+
+    def __init__(self, settings: Settings, retention: faust.Table, deadletter: faust.TopicT,
+                 readmodel: ReadModelPublisher) -> None:
+        super().__init__(settings, deadletter, readmodel)
+        self.retention = retention
+
+    async def process(self, events: Sequence[faust.EventT]) -> None:
+        states: dict[str, dict[str, Any]] = {}
+        writer: dict[str, faust.EventT] = {}
+        for ev in events:
+            try:
+                with _writing_for(ev):  # reads of this event's keys: its partition
+                    await self.handle(ev, states, writer)
+            except Exception as exc:  # a bug must not stop the stream: dead-letter and go on
+                log.exception("cannot process %s:%s@%s", ev.message.topic, ev.message.partition, ev.message.offset)
+                await self.reject(ev, "processing_error", f"{type(exc).__name__}: {exc}"[:500])
+        await self.settle_outbox()  # dead letters are acknowledged before the state that skipped them
+        for customer, state in states.items():
+            with _writing_for(writer[customer]):
+                self.retention[customer] = state
+
+    def _state(self, customer: str, states: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        return dict(states.get(customer) or self.retention.get(customer) or {"events": [], "facts": {}, "contrib": {}})
+
+    async def handle(self, ev: faust.EventT, states: dict[str, dict[str, Any]], writer: dict[str, faust.EventT]) -> None:
+        msg = ev.message
+        if msg.topic == self.settings.topics.customer_facts:
+            record = orjson.loads(msg.value)
+            customer = msg.key.decode()
+            state = self._state(customer, states)
+            facts = dict(state["facts"])
+            fact = fact_record(record)
+            if fact is None:
+                facts.pop(record["contact_id"], None)
+            else:
+                facts[record["contact_id"]] = fact
+            if facts == state["facts"]:
+                return  # nothing retention looks at has changed (e.g. a wrap-up)
+            state["facts"] = facts
+        else:
+            try:
+                customer, rec = accept_customer_event(msg.value, _source(ev), msg.offset, self.settings.retention.currency)
+            except EventRejected as exc:
+                self.stats.observe(msg.topic, None)
+                return await self.reject(ev, exc.reason, exc.message)
+            self.stats.observe(msg.topic, rec["t"])
+            state = self._state(customer, states)
+            state["events"] = list(state["events"])
+            status = add_event(state["events"], rec)
+            if status == "duplicate":
+                return await self.reject(ev, "duplicate", f"event_id {rec['id']} was already received for customer "
+                                         f"{customer}", rec["id"])
+            if status == "redelivered":
+                return
+        contrib = retention_contributions(state["events"], state["facts"].values(), self.settings.retention,
+                                         self.settings.zone)
+        if contrib != state["contrib"]:
+            self.publish(customer, contrib)
+        state["contrib"] = contrib
+        states[customer], writer[customer] = state, ev
+
+    def publish(self, customer: str, contrib: dict[str, Any]) -> None:
+        self.readmodel.upsert(retention_row_key(customer), "retention",
+                              {"customer_id": customer, "p": contrib} if contrib else None)
+
+    def republish_all(self) -> None:
+        """After recovery: re-fold and re-send every local customer's row. The last rows may have been
+        lost, and a restart with other retention settings or time zone re-derives every month this way."""
+        for customer, state in list(self.retention.items()):
+            contrib = retention_contributions(state["events"], state["facts"].values(), self.settings.retention,
+                                             self.settings.zone)
+            if contrib or state.get("contrib"):
+                self.publish(customer, contrib)

@@ -12,7 +12,8 @@ from typing import Any
 import faust
 import orjson
 
-__all__ = ["ReadModelPublisher", "agent_row_key", "contact_row_key", "interval_row_key", "recent_row_key", "worker_row_key"]
+__all__ = ["ReadModelPublisher", "agent_row_key", "contact_row_key", "interval_row_key", "recent_row_key",
+           "retention_row_key", "worker_row_key"]
 
 
 def contact_row_key(contact_id: str) -> str:
@@ -33,6 +34,11 @@ def worker_row_key(worker_id: str) -> str:
 
 def interval_row_key(bucket_key: str) -> str:
     return f"interval|{bucket_key}"
+
+
+def retention_row_key(customer_id: str) -> str:
+    """A customer's retention contributions (``ccpulse.domain.retention``); the API sums them."""
+    return f"retention|{customer_id}"
 
 
 class ReadModelPublisher:

@@ -5,6 +5,8 @@
                               └──────> cc.customer-facts ─> customers (FCR) ─> cc.interval-facts
     cc.agent-events ─────> agents ─┬─> cc.interval-facts (time in state) ─> intervals
                                    └─> cc.read-model (agent rows)
+    cc.customer-events ─┬─> retention (per customer) ─> cc.read-model (retention rows)
+    cc.customer-facts ──┘   (contacts' breaches and NPS answers, from contacts)
     closed intervals ─> cc.interval-stats (for warehouses)
     leader: whole read model ─> SLA rules every second ─> cc.alerts (+ webhook)
     any rejected message ─> cc.deadletter
@@ -25,7 +27,7 @@ from streams.alerting import AlertEvaluator
 from streams import ordering
 from streams.app import app
 from streams.processing import (AgentProcessor, ContactProcessor, CustomerProcessor, IntervalProcessor,
-                                changelog_acknowledged, watch_changelog)
+                                RetentionProcessor, changelog_acknowledged, watch_changelog)
 from streams.readmodel import ReadModelPublisher, worker_row_key
 from streams.stats import WorkerStats
 
@@ -41,6 +43,8 @@ contact_sources = app.topic(topics.contact_events, topics.survey_events, partiti
 agent_events = app.topic(topics.agent_events, partitions=settings.partitions)
 interval_facts = app.topic(topics.interval_facts, partitions=settings.partitions)
 customer_facts = app.topic(topics.customer_facts, partitions=settings.partitions)
+# Co-partitioned by customer id: the retention agent reads both (customer_agent reads the facts too).
+customer_sources = app.topic(topics.customer_events, topics.customer_facts, partitions=settings.partitions)
 interval_stats = app.topic(topics.interval_stats, partitions=settings.partitions, compacting=True)
 alerts = app.topic(topics.alerts, partitions=1, compacting=True)
 read_model = app.topic(topics.read_model, partitions=settings.partitions, compacting=True)
@@ -52,18 +56,22 @@ agent_states = app.Table("agents", partitions=settings.partitions)
 watermarks = app.Table("watermarks", default=float, partitions=settings.partitions)
 buckets = app.Table("buckets", partitions=settings.partitions)
 customers = app.Table("customers", partitions=settings.partitions)
+retention = app.Table("retention", partitions=settings.partitions)
 
-for _table in (contacts, agent_states, watermarks, buckets, customers):
+for _table in (contacts, agent_states, watermarks, buckets, customers, retention):
     watch_changelog(_table)
 
 # Each input partition is processed in offset order, without gaps (streams/ordering.py).
 ordering.install(settings.kafka_servers)
 input_order = ordering.InputOrder(app)
+# The retention agent reads cc.customer-facts too (as customer_agent does): its own bookkeeping.
+retention_order = ordering.InputOrder(app)
 
 
 @app.on_partitions_revoked.connect
 async def forget_revoked(sender, revoked, **kwargs):  # type: ignore[no-untyped-def]
     input_order.forget(revoked)
+    retention_order.forget(revoked)
 
 
 publisher = ReadModelPublisher(read_model)
@@ -72,7 +80,8 @@ contact_processor = ContactProcessor(settings, contacts, watermarks, interval_fa
 customer_processor = CustomerProcessor(settings, customers, interval_facts, deadletter, publisher)
 agent_processor = AgentProcessor(settings, agent_states, watermarks, interval_facts, deadletter, publisher)
 interval_processor = IntervalProcessor(settings, buckets, interval_stats, deadletter, publisher)
-contact_processor.stats = agent_processor.stats = stats  # one worker, one set of counters
+retention_processor = RetentionProcessor(settings, retention, deadletter, publisher)
+contact_processor.stats = agent_processor.stats = retention_processor.stats = stats  # one worker, one set of counters
 
 
 # ---- agents: read a stream, delegate --------------------------------------------------------
@@ -101,6 +110,15 @@ async def customer_agent(stream):  # type: ignore[no-untyped-def]
         if batch:
             async with changelog_acknowledged():  # before the batch's offsets can be committed
                 await customer_processor.process(batch)
+
+
+@app.agent(customer_sources, concurrency=1)
+async def retention_agent(stream):  # type: ignore[no-untyped-def]
+    async for batch in stream.take_events(BATCH, within=WITHIN):
+        batch = await retention_order.admit(batch)
+        if batch:
+            async with changelog_acknowledged():  # before the batch's offsets can be committed
+                await retention_processor.process(batch)
 
 
 @app.agent(interval_facts, concurrency=1)
@@ -165,3 +183,8 @@ async def republish_contacts() -> None:
 @agent_states.on_recover
 async def republish_agents() -> None:
     agent_processor.republish_all(_owned_partitions(topics.agent_events))
+
+
+@retention.on_recover
+async def republish_retention() -> None:
+    retention_processor.republish_all()

@@ -25,7 +25,7 @@ from ccpulse.kafka import KafkaUnreachable, start_producer, topic_for_type
 from ccpulse.settings import Settings
 from schemas.api import ErrorResponse, IngestResponse
 from schemas.deadletter import deadletter_record
-from schemas.events import AgentStateChanged, Event, EventRejected, decode_event, entity_key
+from schemas.events import CUSTOMER_EVENT_TYPES, AgentStateChanged, Event, EventRejected, decode_event, entity_key
 
 __all__ = ["INGEST_SOURCE", "Ingest", "MAX_BATCH", "router", "scope_problem"]
 
@@ -70,6 +70,8 @@ def scope_problem(event: Event, principal: Principal, visible: ScopedStore | Non
     """
     if principal.queues is None:
         return None
+    if event.type in CUSTOMER_EVENT_TYPES:
+        return f"{event.type} is centre-wide customer data: a token limited to queues cannot send it"
     named = [q for q in (getattr(event, "queue_id", None), getattr(event, "to_queue_id", None)) if q is not None]
     if isinstance(event, AgentStateChanged):
         named += event.queue_ids or []

@@ -23,6 +23,7 @@ from api.views import queue_views
 from ccpulse.domain.buckets import merge_buckets
 from ccpulse.domain.intervals import interval_end, interval_start
 from ccpulse.domain.profiles import PROFILE_BY, profile_rows
+from ccpulse.domain.retention import add_months, month_start, period_rows
 
 __all__ = ["ReadModelCollector", "router"]
 
@@ -81,6 +82,7 @@ class ReadModelCollector:
         # would take for a reset and count the day twice: serve business series only when ready.
         if self.store.ready:
             yield from self._queues()
+            yield from self._retention()
         yield from self._alerts()
         yield from self._health()
 
@@ -133,6 +135,53 @@ class ReadModelCollector:
                         slot = f"{row['slot'] + 1}-{row['label']}" if by == "weekday" else row["label"]
                         profile.add_metric([q, by, slot], row["response_time_seconds"])
         yield from (waiting, longest, agents, sl, target, limit, *counters.values(), wait, handle, surveys, profile)
+
+    def _retention(self) -> Iterator[Metric]:
+        """Retention of the running month, the previous (complete) month and the running year.
+
+        Centre-wide customer data: only for tokens without a queue limit (a queue-scoped store has
+        no retention rows). Amounts are in the deployment currency; no customer id is a label.
+        """
+        store = self.store
+        totals = getattr(store, "retention_totals", None)
+        if not totals:
+            return
+        rules, zone = store.settings.retention, store.settings.zone
+        now = store.event_now()
+        this_month = month_start(now, zone)
+        months = period_rows(totals, "month", add_months(this_month, -1, zone), now + 1, rules, zone)
+        years = period_rows(totals, "year", this_month, now + 1, rules, zone)
+        rows = {**({"month": months[-1]} if months else {}), **({"year": years[-1]} if years else {})}
+        if len(months) > 1:
+            rows["previous_month"] = months[-2]
+        current = rows.get("month")
+        period = ["period"]
+        subscribers = GaugeMetricFamily("ccpulse_retention_subscribers", "Subscribed customers now (end of the running month)")
+        mrr = GaugeMetricFamily("ccpulse_retention_mrr", "Monthly recurring revenue now, in the deployment currency")
+        arpa = GaugeMetricFamily("ccpulse_retention_arpa", "Average MRR per subscribed customer now")
+        premium = GaugeMetricFamily("ccpulse_retention_premium_ratio", "Share of subscribed customers on a premium tier")
+        loyal = GaugeMetricFamily("ccpulse_retention_loyal_ratio", "Share of subscribed customers who are loyal")
+        churn = GaugeMetricFamily("ccpulse_retention_churn_rate_ratio", "Churned / customers at the start of the period", labels=period)
+        growth = GaugeMetricFamily("ccpulse_retention_mrr_growth_ratio", "(MRR at end − at start) / MRR at start", labels=period)
+        clv = GaugeMetricFamily("ccpulse_retention_clv", "ARPA × gross margin / monthly churn rate", labels=period)
+        by_group = GaugeMetricFamily("ccpulse_retention_group_churn_rate_ratio",
+                                     "Churn rate of the customers by their latest NPS answer or by an SLA breach in "
+                                     "the window before", labels=["period", "split", "group"])
+        if current is not None:
+            subscribers.add_metric([], current["customers_end"])
+            mrr.add_metric([], current["mrr_end"])
+            for family, field in ((arpa, "arpa"), (premium, "premium_rate"), (loyal, "loyal_rate")):
+                if current[field] is not None:
+                    family.add_metric([], current[field])
+        for name, row in rows.items():
+            for family, field in ((churn, "churn_rate"), (growth, "mrr_growth_rate"), (clv, "clv")):
+                if row[field] is not None:
+                    family.add_metric([name], row[field])
+            for split, prefix in (("nps", "churn_rate_nps_"), ("sla_breach", "churn_rate_sla_")):
+                for key, value in row.items():
+                    if key.startswith(prefix) and value is not None:
+                        by_group.add_metric([name, split, key[len(prefix):]], value)
+        yield from (subscribers, mrr, arpa, premium, loyal, churn, growth, clv, by_group)
 
     def _alerts(self) -> Iterator[Metric]:
         firing = GaugeMetricFamily("ccpulse_alerts_firing", "ccpulse SLA alerts firing now", labels=["queue", "rule", "severity"])

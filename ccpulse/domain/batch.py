@@ -25,10 +25,12 @@ from ccpulse.domain.calendar import BusinessClock
 from ccpulse.domain.contact import TOP_PREFIX, add_event, diff_contributions, event_record, fold_contact
 from ccpulse.domain.customer import ClockLookup, customer_contributions
 from ccpulse.domain.intervals import is_late
+from ccpulse.domain.retention import accept_customer_event, retention_contributions, fact_record, sum_contributions
 from ccpulse.settings import Settings
-from schemas.events import AgentStateChanged, Event, EventRejected, decode_event
+from schemas.events import CUSTOMER_EVENT_TYPES, AgentStateChanged, Event, EventRejected, decode_event
 
-__all__ = ["SWEEP_SECONDS", "BatchResult", "PartitionFold", "apply_fcr", "fold_messages", "merge_bucket_sets"]
+__all__ = ["SWEEP_SECONDS", "BatchResult", "PartitionFold", "RetentionResult", "apply_fcr", "fold_messages",
+           "fold_retention", "merge_bucket_sets"]
 
 #: The worker settles and expires a partition's contacts each time its watermark has moved this far.
 SWEEP_SECONDS = 60.0
@@ -70,6 +72,8 @@ class PartitionFold:
             event = decode_event(raw)
         except EventRejected as exc:
             return exc.reason
+        if event.type in CUSTOMER_EVENT_TYPES:  # customer events have their own topic and driver
+            return "wrong_topic"
         if agent_topic is not None and isinstance(event, AgentStateChanged) != agent_topic:
             return "wrong_topic"
         if is_late(event.at, self.marks.get(src, 0.0), self.settings.lateness_seconds):
@@ -227,4 +231,34 @@ def fold_messages(messages: Iterable[bytes], settings: Settings) -> BatchResult:
             out.rejected.append((offset, reason))
     out.buckets = apply_fcr(fold.buckets, fold.fcr, settings.fcr_window_seconds, clock=settings.sla_clock)
     out.contacts, out.agents = fold.contact_rows, fold.agent_rows
+    return out
+
+
+@dataclass
+class RetentionResult:
+    customers: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)  # customer -> contributions
+    totals: dict[str, dict[str, int]] = field(default_factory=dict)  # period key -> summed contributions
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (message index, reason)
+
+
+def fold_retention(messages: Iterable[bytes], fcr: FcrRecords, settings: Settings) -> RetentionResult:
+    """Fold customer-event messages (one source, in order) and the contacts' records of each customer
+    (``PartitionFold.fcr``) as the worker's retention agent does: the same acceptance, the same
+    de-duplication and the same ``retention_contributions``."""
+    out = RetentionResult()
+    events: dict[str, list[dict[str, Any]]] = {}
+    for offset, raw in enumerate(messages):
+        try:
+            customer, rec = accept_customer_event(raw, "batch", offset, settings.retention.currency)
+        except EventRejected as exc:
+            out.rejected.append((offset, exc.reason))
+            continue
+        if add_event(events.setdefault(customer, []), rec) == "duplicate":
+            out.rejected.append((offset, "duplicate"))
+    for customer in sorted(events.keys() | fcr.keys()):
+        facts = [f for f in (fact_record(r) for r in fcr.get(customer, {}).values()) if f is not None]
+        contributions = retention_contributions(events.get(customer, []), facts, settings.retention, settings.zone)
+        if contributions:
+            out.customers[customer] = contributions
+            sum_contributions(out.totals, contributions)
     return out

@@ -119,7 +119,7 @@ class ContactFold:
     anomalies: list[tuple[str, str, str]] = field(default_factory=list)  # (event_id, reason, message)
     queued: bool = False  # has the contact ever entered a queue?
     summary: dict[str, Any] | None = None  # the contact's story so far (drill-down row)
-    fcr: dict[str, Any] | None = None  # what first-contact resolution needs, for contacts with a customer_id
+    fcr: dict[str, Any] | None = None  # what first-contact resolution and retention need, for contacts with a customer_id
 
 
 class _Folder:
@@ -148,6 +148,8 @@ class _Folder:
         self.last_wait_business: float | None = None  # the last wait on the queue's SLA clock
         self.outcome = "waiting"
         self.breached = False
+        self.breached_at: float | None = None  # queue entry + threshold of the first visit that breached
+        self.nps: dict[str, Any] | None = None  # the latest NPS answer: {"at", "bucket"} (retention)
         self.handled: tuple[float, str, str | None] | None = None  # (time, queue, agent) of the last handling
         self.resolved: bool | None = None
         self.scores: dict[str, int] = {}
@@ -198,6 +200,8 @@ class _Folder:
             if wait < short * 1000:
                 self.add(t, self.queue, "short_abandoned")
         self.add(t, self.queue, f"{TOP_PREFIX}{self.contact_id}#{self.visits}", wait)
+        if wait > threshold * 1000 and self.breached_at is None:
+            self.breached_at = self.queued_at + threshold
         self.queued_at = None
         self.last_wait, self.outcome = wait / 1000.0, outcome
         self.last_wait_business = sla_wait / 1000.0
@@ -329,6 +333,7 @@ class _Folder:
                 self.add(t, queue, "csat_dissatisfied", agent=agent)
         elif kind == "nps":
             bucket = nps_bucket(score, scale)
+            self.nps = {"at": t, "bucket": bucket}
             if bucket != "passive":
                 self.add(t, queue, f"nps_{bucket}s", agent=agent)
         else:
@@ -372,6 +377,9 @@ class _Folder:
                 "resolved": self.resolved,
                 # still waiting or being handled (a case stays open while one of its contacts is)
                 "open": self.status not in ("done", "new"),
+                # for retention (ccpulse.domain.retention): the service this customer got
+                "breached_at": self.breached_at,
+                "nps": self.nps,
             }
         if self.status not in ("done", "new"):
             self.out.live = {

@@ -407,6 +407,60 @@ def drilldown() -> dict[str, Any]:
                      "handling, abandons and surveys.", items, [QUEUE_VARIABLE])
 
 
+# ---- retention (template 2: the customer-retention dashboard) -----------------------------------
+def _nps_30d() -> str:
+    def count(bucket: str) -> str:
+        selector = f'survey="nps",bucket="{bucket}"' if bucket else 'survey="nps"'
+        return f"sum(max by (queue, bucket) (increase(ccpulse_survey_responses_total{{{selector}}}[30d])))"
+    return f'100 * ({count("promoter")} - {count("detractor")}) / {count("")}'
+
+
+def retention() -> dict[str, Any]:
+    """Template 2 of the product owner's report templates: NPS, loyal and premium customers and CLV on top;
+    churn and MRR growth by month; and the link it exists to show, churn by service experienced.
+    Centre-wide customer data: Prometheus must scrape /metrics with a token without a queue limit."""
+    ratio = thresholds((None, "blue"))
+    churn_steps = thresholds((None, "green"), (0.05, "orange"), (0.1, "red"))
+    items: list[tuple[Panel, int, int]] = [
+        (row("Customers"), 24, 1),
+        (stat("NPS (30 days)", "%promoters − %detractors of every NPS answer of the last 30 days (all queues).",
+              _nps_30d(), decimals=0, steps=thresholds((None, "red"), (0, "orange"), (30, "green"))), 4, 5),
+        (stat("Loyal customers", "Share of subscribed customers who are loyal: subscribed for 12 months or more, "
+              "or 3 purchases or more (configurable).", "max(ccpulse_retention_loyal_ratio)", unit="percentunit",
+              steps=ratio), 4, 5),
+        (stat("Premium customers", "Share of subscribed customers on a premium tier.",
+              "max(ccpulse_retention_premium_ratio)", unit="percentunit", steps=ratio), 4, 5),
+        (stat("CLV (last month)", "Customer lifetime value = ARPA × gross margin ÷ monthly churn rate, with last "
+              "month's churn (empty when nobody churned). Deployment currency.",
+              'max(ccpulse_retention_clv{period="previous_month"})', decimals=0), 4, 5),
+        (stat("Subscribers", "Subscribed customers now.", "max(ccpulse_retention_subscribers)"), 4, 5),
+        (stat("MRR", "Monthly recurring revenue now, in the deployment currency.", "max(ccpulse_retention_mrr)",
+              decimals=0), 4, 5),
+        (row("Churn and MRR"), 24, 1),
+        (timeseries("Customer churn rate", "Churned ÷ customers at the start of the period: the last complete month, "
+                    "the running month and the running year.",
+                    targets(("max by (period) (ccpulse_retention_churn_rate_ratio)", "{{period}}")),
+                    unit="percentunit", min_=0), 12, 8),
+        (timeseries("MRR growth rate", "(MRR at the end − MRR at the start) ÷ MRR at the start of the period.",
+                    targets(("max by (period) (ccpulse_retention_mrr_growth_ratio)", "{{period}}")),
+                    unit="percentunit"), 12, 8),
+        (row("Service and churn"), 24, 1),
+        (bargauge("Churn by latest NPS answer (last month)", "Churn rate of last month's customers by their latest "
+                  "NPS answer: promoter, passive, detractor, or no answer.",
+                  'max by (group) (ccpulse_retention_group_churn_rate_ratio{period="previous_month",split="nps"})',
+                  "{{group}}", unit="percentunit", steps=churn_steps, min_=0, max_=1), 12, 7),
+        (bargauge("Churn after an SLA breach (last month)", "Churn rate of last month's customers who had a contact "
+                  "not answered within its queue's threshold (or abandoned after it) in the 30 days before they left "
+                  "or the month ended, against those who had none.",
+                  'max by (group) (ccpulse_retention_group_churn_rate_ratio{period="previous_month",split="sla_breach"})',
+                  "{{group}}", unit="percentunit", steps=churn_steps, min_=0, max_=1), 12, 7),
+    ]
+    board = dashboard("ccpulse-retention", "ccpulse / Customer retention",
+                      "Customer retention: churn, MRR, loyal and premium customers, CLV and churn by service experienced "
+                      "(GET /api/v1/retention has every month and year).", items)
+    return {**board, "refresh": "5m", "time": {"from": "now-90d", "to": "now"}}
+
+
 # ---- output ------------------------------------------------------------------------------------
 def render(board: dict[str, Any]) -> str:
     return json.dumps(board, indent=2, ensure_ascii=False) + "\n"
@@ -417,6 +471,7 @@ def outputs() -> dict[Path, str]:
     return {
         DASHBOARDS / "contact-centre-overview.json": render(overview()),
         DASHBOARDS / "queue-drilldown.json": render(drilldown()),
+        DASHBOARDS / "customer-retention.json": render(retention()),
     }
 
 

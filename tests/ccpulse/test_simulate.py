@@ -325,3 +325,33 @@ def test_cli_reports_unreachable_kafka_without_a_traceback(capsys: pytest.Captur
     err = capsys.readouterr().err
     assert code == 2
     assert "ccpulse: cannot reach Kafka at 127.0.0.1:" in err and "Traceback" not in err
+
+
+def test_customer_events_follow_the_contacts_customers() -> None:
+    """--customer-events: valid customer events for the same customer pool, the contact traffic unchanged,
+    and the retention core folds them."""
+    from datetime import datetime, timezone
+
+    from ccpulse.domain.batch import fold_retention
+    from ccpulse.domain.retention import period_rows
+    from ccpulse.settings import Settings
+    from ccpulse.simulate import SimConfig, generate
+    from schemas.events import decode_event
+
+    start = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+    plain = list(generate(SimConfig(seed=3, start=start, duration_seconds=4 * 3600, customers=300)))
+    both = list(generate(SimConfig(seed=3, start=start, duration_seconds=4 * 3600, customers=300, customer_events=True)))
+    customer = [e for e in both if e["type"].startswith("customer.")]
+    assert [e for e in both if not e["type"].startswith("customer.")] == plain
+    assert customer and all(decode_event(__import__("orjson").dumps(e)).type == e["type"] for e in customer)
+    pool = {e["customer_id"] for e in plain if e.get("customer_id")}
+    live = [e for e in customer if e["occurred_at"] >= start.isoformat()]
+    assert live and {e["customer_id"] for e in live} <= pool  # reactions to service: the contacts' customers
+    assert {e["customer_id"] for e in customer} & pool
+    assert any(e["type"] == "customer.subscription_cancelled" and e.get("reason") == "service" for e in live)
+    messages = [__import__("orjson").dumps(e) for e in customer]
+    result = fold_retention(messages, {}, Settings())
+    assert result.rejected == []
+    [march] = period_rows(result.totals, "month", start.timestamp(), start.timestamp() + 86400, Settings().retention,
+                          Settings().zone)
+    assert march["customers_start"] > 100 and march["mrr_start"] > 0

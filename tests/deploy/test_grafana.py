@@ -30,7 +30,7 @@ GENERATOR = GRAFANA / "generate.py"
 DASHBOARDS = GRAFANA / "dashboards"
 DATASOURCES = GRAFANA / "provisioning" / "datasources" / "prometheus.yml"
 PROVIDERS = GRAFANA / "provisioning" / "dashboards" / "ccpulse.yml"
-EXPECTED_FILES = {"contact-centre-overview.json", "queue-drilldown.json"}
+EXPECTED_FILES = {"contact-centre-overview.json", "queue-drilldown.json", "customer-retention.json"}
 
 
 def generator() -> ModuleType:
@@ -127,6 +127,16 @@ def test_overview_shows_the_required_figures() -> None:
         "ccpulse:queue_abandon_rate:ratio_rate15m", "ccpulse:queue_csat:ratio_rate1h", "ccpulse:queue_nps:score_rate1h",
     }
     assert required <= shown, f"missing from the overview: {sorted(required - shown)}"
+
+
+def test_retention_shows_template_two() -> None:
+    shown = figures(dashboards()["customer-retention.json"])
+    required = {
+        "ccpulse_survey_responses_total", "ccpulse_retention_loyal_ratio", "ccpulse_retention_premium_ratio",
+        "ccpulse_retention_clv", "ccpulse_retention_churn_rate_ratio", "ccpulse_retention_mrr_growth_ratio",
+        "ccpulse_retention_group_churn_rate_ratio",
+    }
+    assert required <= shown, f"missing from the retention dashboard: {sorted(required - shown)}"
 
 
 def test_drilldown_is_per_queue() -> None:

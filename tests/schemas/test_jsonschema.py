@@ -27,6 +27,7 @@ SCHEMA_DIR = ROOT / "schemas" / "json"
 REASONS = (
     "not_json", "not_object", "empty", "unknown_type", "missing_type", "schema_violation", "invalid_timestamp",
     "score_out_of_scale", "duplicate", "late", "unknown_contact", "impossible_transition", "wrong_topic",
+    "currency_mismatch", "invalid_rating",
 )
 
 
@@ -100,7 +101,7 @@ def test_cli_check_and_write(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert jsonschema.run(parser.parse_args(["--check", "--dir", str(tmp_path)]), None) == 1  # type: ignore[arg-type]
     assert "run `ccpulse schemas`" in capsys.readouterr().err
     assert jsonschema.run(parser.parse_args(["--dir", str(tmp_path)]), None) == 0  # type: ignore[arg-type]
-    assert "wrote 13 JSON Schema files" in capsys.readouterr().out
+    assert "wrote 17 JSON Schema files" in capsys.readouterr().out
     assert jsonschema.run(parser.parse_args(["--check", "--dir", str(tmp_path)]), None) == 0  # type: ignore[arg-type]
     assert parser.parse_args([]).dir == SCHEMA_DIR
 
