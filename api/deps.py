@@ -157,7 +157,8 @@ class IntervalQuery:
 
 
 def interval_query(
-    granularity: Literal["15m", "1h", "1d"] = Query("15m", description="15m (stored), 1h or 1d (local hours / days)"),
+    granularity: Literal["15m", "1h", "1d", "1mo", "1y"] = Query(
+        "15m", description="15m (stored), 1h, 1d, 1mo or 1y (local hours, days, calendar months, years)"),
     start: datetime | None = Query(None, description="RFC 3339; default: start of today (configured time zone)"),
     end: datetime | None = Query(None, description="RFC 3339, exclusive; default: now"),
     format: Literal["json", "csv"] = Query("json", description="json, or csv for report exports"),

@@ -17,7 +17,7 @@ __all__ = [
     "TeamIntervals",
 ]
 
-Granularity = Literal["15m", "1h", "1d"]
+Granularity = Literal["15m", "1h", "1d", "1mo", "1y"]
 Channel = Literal["voice", "chat", "email"]
 
 _SL_MIXED = ("Agent, team and centre rows: each contact was counted within the threshold of its own queue; "

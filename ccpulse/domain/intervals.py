@@ -1,7 +1,7 @@
 """Event-time intervals.
 
-The worker stores only 15-minute buckets (UTC-aligned). Hourly and daily figures
-are sums of 15-minute buckets: every real-world UTC offset is a multiple of
+The worker stores only 15-minute buckets (UTC-aligned). Hourly, daily, monthly and yearly
+figures are sums of 15-minute buckets: every real-world UTC offset is a multiple of
 15 minutes, so local hours and local days (in any IANA zone, DST included) are
 exact unions of 15-minute buckets.
 """
@@ -25,8 +25,8 @@ __all__ = [
 ]
 
 BUCKET_SECONDS = 900
-Granularity = Literal["15m", "1h", "1d"]
-GRANULARITIES: tuple[str, ...] = ("15m", "1h", "1d")
+Granularity = Literal["15m", "1h", "1d", "1mo", "1y"]
+GRANULARITIES: tuple[str, ...] = ("15m", "1h", "1d", "1mo", "1y")
 
 
 def bucket_start(t: float) -> float:
@@ -47,6 +47,10 @@ def interval_start(t: float, granularity: str, zone: ZoneInfo) -> float:
         return start if start <= t else floored.replace(fold=1).timestamp()
     if granularity == "1d":
         return datetime(local.year, local.month, local.day, tzinfo=zone).timestamp()
+    if granularity == "1mo":  # a calendar month (reports)
+        return datetime(local.year, local.month, 1, tzinfo=zone).timestamp()
+    if granularity == "1y":
+        return datetime(local.year, 1, 1, tzinfo=zone).timestamp()
     raise ValueError(f"unknown granularity {granularity!r}; use one of {', '.join(GRANULARITIES)}")
 
 
@@ -60,6 +64,11 @@ def interval_end(start: float, granularity: str, zone: ZoneInfo) -> float:
         local = datetime.fromtimestamp(start, zone)
         nxt = (local.replace(tzinfo=None) + timedelta(days=1)).replace(tzinfo=zone)
         return datetime(nxt.year, nxt.month, nxt.day, tzinfo=zone).timestamp()
+    if granularity in ("1mo", "1y"):
+        local = datetime.fromtimestamp(start, zone)
+        if granularity == "1y" or local.month == 12:
+            return datetime(local.year + 1, 1, 1, tzinfo=zone).timestamp()
+        return datetime(local.year, local.month + 1, 1, tzinfo=zone).timestamp()
     raise ValueError(f"unknown granularity {granularity!r}; use one of {', '.join(GRANULARITIES)}")
 
 

@@ -181,3 +181,26 @@ def test_extreme_times_are_not_500(client, centre) -> None:
                    {"start": "9999-12-31T23:00:00Z"}):
         response = client.get("/api/v1/queues/sales/intervals", params={"granularity": "1d", **params})
         assert response.status_code in (200, 422), response.text
+
+
+def test_month_and_year_granularity_sum_the_whole_calendar_period(client, centre) -> None:
+    """``1mo`` / ``1y``: one row per local calendar month / year, counters summed, then the formulas."""
+    for granularity, start, end in (("1mo", "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z"),
+                                    ("1y", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z")):
+        [row] = client.get("/api/v1/queues/sales/intervals",
+                           params={"granularity": granularity, "start": start, "end": end}).json()["intervals"]
+        assert (row["interval_start"], row["interval_end"], row["granularity"]) == (start, end, granularity)
+        # yesterday (100 offered, all within) + 09:00 (20) + 09:15 (10): ratios of the sums
+        assert row["offered"] == 130 and row["answered"] == 126
+        assert row["service_level"] == pytest.approx((100 + 15 + 6) / (126 + 4 - 1))
+    from zoneinfo import ZoneInfo
+
+    from ccpulse.domain.intervals import interval_end, interval_start, iso
+
+    from .conftest import at
+
+    utc = ZoneInfo("UTC")
+    dec = interval_start(at("2026-12-28T10:00:00Z"), "1mo", utc)
+    assert (iso(dec), iso(interval_end(dec, "1mo", utc))) == ("2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z")
+    hcm = ZoneInfo("Asia/Ho_Chi_Minh")  # a local month: 2026-03-01T00:00+07:00 = 2026-02-28T17:00Z
+    assert iso(interval_start(at("2026-02-28T18:00:00Z"), "1mo", hcm)) == "2026-02-28T17:00:00Z"
