@@ -1,4 +1,4 @@
-"""The ``ccpulse`` command: demo, broker, worker, api, simulate, replay, schemas, topics.
+"""The ``ccpulse`` command: demo, broker, worker, api, simulate, replay, recompute, report, schemas, topics.
 
 Every subcommand turns expected failures into one ``ccpulse: ...`` line that names
 the fix, never a traceback.
@@ -207,6 +207,8 @@ COMMANDS: dict[str, tuple[str, str | None, str | None, str]] = {
     "simulate": ("produce a realistic multichannel event stream", "ccpulse.simulate", "add_arguments", "run"),
     "replay": ("send a JSONL file of events to Kafka in file order", "ccpulse.replay", "add_arguments", "run"),
     "recompute": ("re-derive past intervals from the retained events with new settings", "ccpulse.recompute", "add_arguments", "run"),
+    "report": ("write a report file (satisfaction, retention, team) for a month or year from the read API",
+               "ccpulse.reports.cli", "add_arguments", "run"),
     "token": ("create an API token (prints the token once and its hashed configuration entry)", "api.auth",
               "add_arguments", "run"),
     "bench": ("benchmark ccpulse against raw consume, Faust and peer stream processors (docs/performance.md)",
