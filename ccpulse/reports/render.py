@@ -4,8 +4,8 @@ CSV — one line per figure, columns ``section,table,entity,metric,period,value`
 ``table`` name where the figure stands on the report, ``entity`` the queue, team, agent, channel,
 customer group or ``centre``, ``period`` the calendar period (``2026-03``), day (``2026-03-05``) or
 weekday slot (``mon``), ``value`` the API's value as it is (ratios 0–1, seconds, currency amounts;
-empty = null, i.e. nothing to divide by or no data). A header block of ``#`` comment lines is *not*
-written: the first line is the header, so any CSV reader takes the file as it is.
+empty = null, i.e. nothing to divide by or no data). The first line is the header; nothing else (no
+comment lines), so any CSV reader takes the file as it is.
 
 HTML — the tables with every figure (each cell carries ``data-metric``, ``data-entity``,
 ``data-period`` and the raw ``data-value``), and Chart.js charts drawn from those same tables.
