@@ -223,6 +223,16 @@ class ContactProcessor(_Processor):
         if fold.fcr is not None and fold.fcr != state.get("fcr"):  # fcr exists only for contacts with a customer
             customer = fold.summary["customer_id"]  # type: ignore[index]
             self.outbox.append(await self.customer_facts.send(key=customer.encode(), value=orjson.dumps(fold.fcr)))
+        if state.get("settled"):
+            # Settled (the watermark of the partition's busiest source passed it), yet an event arrived
+            # within its own source's lateness bound: what the fold cannot apply is final at once.
+            done = set(state.get("rejected", ()))
+            by_id = {r["id"]: r for r in state["events"]}
+            for event_id, reason, message in fold.anomalies:
+                if event_id not in done:
+                    await self.reject_stored(cid, by_id[event_id], reason, message)
+                    done.add(event_id)
+            state["rejected"] = sorted(done)
         state["fcr"] = fold.fcr
         state["contrib"] = fold.contributions
         state["last_t"] = max(state.get("last_t", 0.0), event.at)
@@ -261,7 +271,7 @@ class ContactProcessor(_Processor):
                     by_id = {r["id"]: r for r in state["events"]}
                     for event_id, reason, message in fold.anomalies:
                         await self.reject_stored(cid, by_id[event_id], reason, message)
-                    state = {**state, "settled": True}
+                    state = {**state, "settled": True, "rejected": sorted(a[0] for a in fold.anomalies)}
                     await self.settle_outbox()
                     with _writing_for(ev):
                         self.contacts[cid] = state
