@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import uuid
 import weakref
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
@@ -38,7 +39,7 @@ from streams.readmodel import (ReadModelPublisher, agent_row_key, contact_row_ke
                                retention_row_key)
 
 __all__ = ["AgentProcessor", "ContactProcessor", "CustomerProcessor", "IntervalProcessor", "RetentionProcessor",
-           "changelog_acknowledged", "watch_changelog"]
+           "changelog_acknowledged", "changelog_flush", "watch_changelog"]
 
 log = logging.getLogger("ccpulse.worker")
 
@@ -96,6 +97,16 @@ async def changelog_acknowledged() -> AsyncIterator[None]:
         await asyncio.gather(*sink)
 
 
+async def changelog_flush() -> None:
+    """Wait until the changelog messages of the table writes made so far (in :func:`changelog_acknowledged`)
+    are acknowledged: what was written is durable before what depends on it is sent."""
+    sink = _changelog_sends.get()
+    if sink:
+        pending = list(sink)
+        sink.clear()
+        await asyncio.gather(*pending)
+
+
 def _owned(state: dict[str, Any], partitions: set[int] | None) -> bool:
     """Does a table value (which records its partition as ``p``) belong to ``partitions`` (None = all)?"""
     return partitions is None or state.get("p") is None or state["p"] in partitions
@@ -103,6 +114,13 @@ def _owned(state: dict[str, Any], partitions: set[int] | None) -> bool:
 
 def _source(event: faust.EventT) -> str:
     return f"{event.message.topic}:{event.message.partition}"
+
+
+def delta_messages(delta: dict[str, dict[str, Any]], src: str, offset: int) -> list[tuple[str, bytes]]:
+    """One event's bucket deltas as (bucket key, message) pairs, numbered ``(offset, index)`` per source so
+    the interval side can drop redeliveries."""
+    return [(bucket, orjson.dumps({"d": change, "s": src, "o": offset, "i": index}))
+            for index, (bucket, change) in enumerate(sorted(delta.items()))]
 
 
 class _Processor:
@@ -156,8 +174,7 @@ class _Processor:
 
     async def send_deltas(self, facts: faust.TopicT, delta: dict[str, dict[str, Any]], src: str, offset: int) -> None:
         """Send one event's bucket deltas, numbered so the interval side can drop redeliveries."""
-        for index, (bucket, change) in enumerate(sorted(delta.items())):
-            value = orjson.dumps({"d": change, "s": src, "o": offset, "i": index})
+        for bucket, value in delta_messages(delta, src, offset):
             self.outbox.append(await facts.send(key=bucket.encode(), value=value))
 
     async def settle_outbox(self) -> None:
@@ -167,7 +184,16 @@ class _Processor:
 
 
 class ContactProcessor(_Processor):
-    """Contact and survey events -> contact state, interval deltas, live contact rows."""
+    """Contact and survey events -> contact state, interval deltas, live contact rows.
+
+    A contact's events come from two topics (contacts and surveys), so after a crash they can be
+    redelivered in another interleaving than the first time, and the deltas one event adds depend on
+    which of the contact's other events came before it. The interval side drops a delta by its
+    (source, offset): a recomputed delta under an offset whose first delta was applied would be
+    dropped although it differs. So a batch first writes the contact states *with* the messages it is
+    about to send (``out``), waits for those changelog writes, and only then sends: every delta ever
+    sent is one a durable state holds, and a redelivered event re-sends exactly those stored messages.
+    """
 
     def __init__(self, settings: Settings, contacts: faust.Table, watermarks: faust.Table, facts: faust.TopicT,
                  customer_facts: faust.TopicT, deadletter: faust.TopicT, readmodel: ReadModelPublisher) -> None:
@@ -177,6 +203,8 @@ class ContactProcessor(_Processor):
         self.facts = facts
         self.customer_facts = customer_facts
         self._swept_at: dict[int, float] = {}
+        self.owner = uuid.uuid4().hex[:12]  # marks the ``out`` messages this process sent itself
+        self._sends: list[list[Any]] = []  # this batch's messages, in processing order
 
     def sla(self, queue_id: str, channel: str) -> tuple[float, float, BusinessClock | None]:
         q = self.settings.queue(queue_id, channel)
@@ -186,6 +214,7 @@ class ContactProcessor(_Processor):
         states: dict[str, dict[str, Any]] = {}
         writer: dict[str, faust.EventT] = {}
         marks: dict[str, float] = {}
+        self._sends = []
         for ev in events:
             try:
                 with _writing_for(ev):  # reads of this event's keys: its partition
@@ -201,7 +230,25 @@ class ContactProcessor(_Processor):
             sample = next(ev for ev in events if _source(ev) == src)
             with _writing_for(sample):
                 self.watermarks[src] = mark
+        await changelog_flush()  # the states holding the messages are durable: now send them
+        sends, self._sends = self._sends, []
+        for _src, _off, kind, key, value, _owner in sends:
+            topic = self.facts if kind == "f" else self.customer_facts
+            self.outbox.append(await topic.send(key=key.encode(), value=value.encode()))
+        await self.settle_outbox()
         await self.sweep(events)
+
+    def _load(self, cid: str, partition: int) -> dict[str, Any]:
+        """A contact's stored state, without the messages this process already sent (kept: those a
+        crashed predecessor may not have sent, until their event is redelivered)."""
+        stored = self.contacts.get(cid)
+        if stored is None:
+            return {"events": [], "contrib": {}, "p": partition}
+        return {**stored, "out": [m for m in stored.get("out", ()) if m[5] != self.owner]}
+
+    def _queue(self, state: dict[str, Any], message: list[Any]) -> None:
+        state["out"].append(message)
+        self._sends.append(message)
 
     async def handle(self, ev: faust.EventT, states: dict[str, dict[str, Any]], writer: dict[str, faust.EventT],
                      marks: dict[str, float]) -> None:
@@ -213,30 +260,39 @@ class ContactProcessor(_Processor):
             return
         assert not isinstance(event, AgentStateChanged)
         cid = event.contact_id
-        state = dict(states.get(cid) or self.contacts.get(cid) or {"events": [], "contrib": {}, "p": msg.partition})
+        state = dict(states.get(cid) or self._load(cid, msg.partition))
         state["events"] = list(state["events"])
+        state["out"] = list(state.get("out", ()))
         status = add_event(state["events"], event_record(event, msg.value, src, msg.offset))
         if status == "duplicate":
             return await self.reject(ev, "duplicate", f"event_id {event.event_id} was already received for contact {cid}", event.event_id)
+        if status == "redelivered":
+            # The state already holds this event; re-send what it stored for it (the interval side drops
+            # what it has), in this event's place in the order, and from now on as this process's own.
+            again = [m for m in state["out"] if m[0] == src and m[1] == msg.offset and m[5] != self.owner]
+            if not again:
+                return
+            state["out"] = [m for m in state["out"] if m not in again]
+            for message in again:
+                self._queue(state, [*message[:5], self.owner])
+            states[cid], writer[cid] = state, ev
+            return
         fold = fold_contact(cid, state["events"], self.sla)
-        await self.send_deltas(self.facts, diff_contributions(state["contrib"], fold.contributions), src, msg.offset)
+        for bucket, value in delta_messages(diff_contributions(state["contrib"], fold.contributions), src, msg.offset):
+            self._queue(state, [src, msg.offset, "f", bucket, value.decode(), self.owner])
         if fold.fcr is not None and fold.fcr != state.get("fcr"):  # fcr exists only for contacts with a customer
             customer = fold.summary["customer_id"]  # type: ignore[index]
-            self.outbox.append(await self.customer_facts.send(key=customer.encode(), value=orjson.dumps(fold.fcr)))
-        if state.get("settled"):
-            # Settled (the watermark of the partition's busiest source passed it), yet an event arrived
-            # within its own source's lateness bound: what the fold cannot apply is final at once.
-            done = set(state.get("rejected", ()))
-            by_id = {r["id"]: r for r in state["events"]}
-            for event_id, reason, message in fold.anomalies:
-                if event_id not in done:
-                    await self.reject_stored(cid, by_id[event_id], reason, message)
-                    done.add(event_id)
-            state["rejected"] = sorted(done)
+            self._queue(state, [src, msg.offset, "c", customer, orjson.dumps(fold.fcr).decode(), self.owner])
+        state["last_t"] = max(state.get("last_t", 0.0), event.at)
+        marks[src] = max(mark, event.at)
+        partition_mark = max(marks.get(s, self.watermarks.get(s, 0.0)) for s in self._sources(msg.partition))
+        if state.get("settled") or partition_mark >= state["last_t"] + self.settings.lateness_seconds:
+            # Settled already, or due to be: this event's source lags the partition's other source (the
+            # sweep only looks when the watermark moves on). What the fold cannot apply is final now.
+            await self._settle(cid, state, fold.anomalies)
         state["fcr"] = fold.fcr
         state["contrib"] = fold.contributions
-        state["last_t"] = max(state.get("last_t", 0.0), event.at)
-        states[cid], writer[cid], marks[src] = state, ev, max(mark, event.at)
+        states[cid], writer[cid] = state, ev
         self.readmodel.upsert(contact_row_key(cid), "contact", fold.live)
         if fold.summary is not None:
             self.readmodel.upsert(recent_row_key(cid), "recent", {**fold.summary, "updated_at": state["last_t"]})
@@ -251,9 +307,8 @@ class ContactProcessor(_Processor):
         lateness, keep = self.settings.lateness_seconds, self.settings.contact_retention_seconds
         by_partition = {ev.message.partition: ev for ev in events}
         for partition, ev in by_partition.items():
-            sources = (f"{self.settings.topics.contact_events}:{partition}", f"{self.settings.topics.survey_events}:{partition}")
             with _writing_for(ev):
-                mark = max(self.watermarks.get(src, 0.0) for src in sources)
+                mark = max(self.watermarks.get(src, 0.0) for src in self._sources(partition))
             if mark - self._swept_at.get(partition, 0.0) < 60:
                 continue
             self._swept_at[partition] = mark
@@ -261,21 +316,32 @@ class ContactProcessor(_Processor):
                 if state.get("p") != partition:
                     continue
                 last = state.get("last_t", 0.0)
+                if mark >= last + lateness and not state.get("settled"):
+                    state = dict(state)
+                    await self._settle(cid, state, fold_contact(cid, state["events"], self.sla).anomalies)
+                    await self.settle_outbox()
+                    with _writing_for(ev):
+                        self.contacts[cid] = state
                 if mark >= last + keep:
                     with _writing_for(ev):
                         del self.contacts[cid]
                     self.readmodel.upsert(contact_row_key(cid), "contact", None)
                     self.readmodel.upsert(recent_row_key(cid), "recent", None)
-                elif mark >= last + lateness and not state.get("settled"):
-                    fold = fold_contact(cid, state["events"], self.sla)
-                    by_id = {r["id"]: r for r in state["events"]}
-                    for event_id, reason, message in fold.anomalies:
-                        await self.reject_stored(cid, by_id[event_id], reason, message)
-                    state = {**state, "settled": True, "rejected": sorted(a[0] for a in fold.anomalies)}
-                    await self.settle_outbox()
-                    with _writing_for(ev):
-                        self.contacts[cid] = state
 
+    def _sources(self, partition: int) -> tuple[str, str]:
+        """The two input sources of a contact partition (co-partitioned by contact id)."""
+        topics = self.settings.topics
+        return f"{topics.contact_events}:{partition}", f"{topics.survey_events}:{partition}"
+
+    async def _settle(self, cid: str, state: dict[str, Any], anomalies: Sequence[tuple[str, str, str]]) -> None:
+        """Mark ``state`` settled and dead-letter its anomalies not dead-lettered before."""
+        done = set(state.get("rejected", ()))
+        by_id = {r["id"]: r for r in state["events"]}
+        for event_id, reason, message in anomalies:
+            if event_id not in done:
+                await self.reject_stored(cid, by_id[event_id], reason, message)
+                done.add(event_id)
+        state["settled"], state["rejected"] = True, sorted(done)
 
     def republish_all(self, partitions: set[int] | None = None) -> None:
         """After recovery: re-send every local contact's live row (the last ones may have been lost).
