@@ -62,6 +62,13 @@ class Line:
     def median(self) -> float | None:
         return statistics.median(self.rates) if self.rates else None
 
+    def record(self, rate: float | None, rss: float, note: str | None) -> None:
+        """One round's result: a rate only if the line counted every event; the last note kept."""
+        if rate is not None:
+            self.rates.append(rate)
+            self.rss_mb.append(rss)
+        self.note = note or self.note
+
 
 def _progress(text: str) -> None:
     print(f"ccpulse bench: {text}", file=sys.stderr, flush=True)
@@ -461,22 +468,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             if "peers" in only:
                 for name in PEERS:
                     _progress(f"round {round_no}/{args.rounds}: {name}")
-                    rate, rss, note = _run_line(name, servers, topic, len(values), expected)
-                    line = lines.setdefault(name, Line(name))
-                    if rate is not None:
-                        line.rates.append(rate)
-                        line.rss_mb.append(rss)
-                    line.note = note or line.note
+                    lines.setdefault(name, Line(name)).record(*_run_line(name, servers, topic, len(values), expected))
             if "worker" in only:
                 for count in (1, 2):
                     name = f"ccpulse worker x{count}"
                     _progress(f"round {round_no}/{args.rounds}: {name} ({len(mixed):,} events, full topology)")
-                    rate, rss, note = _worker_rate(servers, engine, mixed, count, workdir)
-                    line = lines.setdefault(name, Line(name))
-                    if rate is not None:
-                        line.rates.append(rate)
-                        line.rss_mb.append(rss)
-                    line.note = note or line.note
+                    lines.setdefault(name, Line(name)).record(*_worker_rate(servers, engine, mixed, count, workdir))
         if "latency" in only:
             for rate in (1000, 5000):
                 _progress(f"end-to-end latency at {rate:,} events/s…")

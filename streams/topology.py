@@ -18,7 +18,9 @@ which delegates every rule to the pure core (ccpulse/domain/).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import faust
 import orjson
 
 from api.store import ReadModelStore
@@ -85,49 +87,39 @@ contact_processor.stats = agent_processor.stats = retention_processor.stats = st
 
 
 # ---- agents: read a stream, delegate --------------------------------------------------------
+async def drive(stream: faust.StreamT, order: ordering.InputOrder, processor: Any) -> None:
+    """Hand ``stream``'s batches, in offset order, to ``processor``; the changelog writes a batch makes
+    are acknowledged before its offsets can be committed."""
+    async for batch in stream.take_events(BATCH, within=WITHIN):
+        batch = await order.admit(batch)
+        if batch:
+            async with changelog_acknowledged():
+                await processor.process(batch)
+
+
 @app.agent(contact_sources, concurrency=1)
 async def contact_agent(stream):  # type: ignore[no-untyped-def]
-    async for batch in stream.take_events(BATCH, within=WITHIN):
-        batch = await input_order.admit(batch)
-        if batch:
-            async with changelog_acknowledged():  # before the batch's offsets can be committed
-                await contact_processor.process(batch)
+    await drive(stream, input_order, contact_processor)
 
 
 @app.agent(agent_events, concurrency=1)
 async def agent_state_agent(stream):  # type: ignore[no-untyped-def]
-    async for batch in stream.take_events(BATCH, within=WITHIN):
-        batch = await input_order.admit(batch)
-        if batch:
-            async with changelog_acknowledged():  # before the batch's offsets can be committed
-                await agent_processor.process(batch)
+    await drive(stream, input_order, agent_processor)
 
 
 @app.agent(customer_facts, concurrency=1)
 async def customer_agent(stream):  # type: ignore[no-untyped-def]
-    async for batch in stream.take_events(BATCH, within=WITHIN):
-        batch = await input_order.admit(batch)
-        if batch:
-            async with changelog_acknowledged():  # before the batch's offsets can be committed
-                await customer_processor.process(batch)
+    await drive(stream, input_order, customer_processor)
 
 
 @app.agent(customer_sources, concurrency=1)
 async def retention_agent(stream):  # type: ignore[no-untyped-def]
-    async for batch in stream.take_events(BATCH, within=WITHIN):
-        batch = await retention_order.admit(batch)
-        if batch:
-            async with changelog_acknowledged():  # before the batch's offsets can be committed
-                await retention_processor.process(batch)
+    await drive(stream, retention_order, retention_processor)
 
 
 @app.agent(interval_facts, concurrency=1)
 async def interval_agent(stream):  # type: ignore[no-untyped-def]
-    async for batch in stream.take_events(BATCH, within=WITHIN):
-        batch = await input_order.admit(batch)
-        if batch:
-            async with changelog_acknowledged():  # before the batch's offsets can be committed
-                await interval_processor.process(batch)
+    await drive(stream, input_order, interval_processor)
 
 
 # ---- timers and hooks -----------------------------------------------------------------------
