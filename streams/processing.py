@@ -282,7 +282,10 @@ class ContactProcessor(_Processor):
             self._queue(state, [src, msg.offset, "f", bucket, value.decode(), self.owner])
         if fold.fcr is not None and fold.fcr != state.get("fcr"):  # fcr exists only for contacts with a customer
             customer = fold.summary["customer_id"]  # type: ignore[index]
-            self._queue(state, [src, msg.offset, "c", customer, orjson.dumps(fold.fcr).decode(), self.owner])
+            # With the contact topic's watermark of this partition: how far the customer side may prune.
+            contact_src = f"{self.settings.topics.contact_events}:{msg.partition}"
+            fact = {**fold.fcr, "w": marks.get(contact_src, self.watermarks.get(contact_src, 0.0)), "wp": msg.partition}
+            self._queue(state, [src, msg.offset, "c", customer, orjson.dumps(fact).decode(), self.owner])
         state["last_t"] = max(state.get("last_t", 0.0), event.at)
         marks[src] = max(mark, event.at)
         partition_mark = max(marks.get(s, self.watermarks.get(s, 0.0)) for s in self._sources(msg.partition))
@@ -416,6 +419,16 @@ class CustomerProcessor(_Processor):
         super().__init__(settings, deadletter, readmodel)
         self.customers = customers
         self.facts = facts
+        self._marks: dict[int, float] = {}  # contact partition -> its contact topic's watermark, as facts told
+
+    def horizon(self) -> float | None:
+        """The oldest watermark of all contact partitions: no new contact can be queued much before it.
+
+        Facts arrive from the contact partitions in any interleaving (one partition may run days ahead
+        of another), so a customer's own newest contact says nothing about what may still come. None
+        until every partition has reported (also after a restart: nothing is pruned until then)."""
+        marks = [self._marks.get(p) for p in range(self.settings.partitions)]
+        return None if None in marks else min(marks)  # type: ignore[type-var]
 
     async def process(self, events: Sequence[faust.EventT]) -> None:
         window = self.settings.fcr_window_seconds
@@ -423,6 +436,9 @@ class CustomerProcessor(_Processor):
             try:
                 customer = ev.message.key.decode()
                 record = orjson.loads(ev.message.value)
+                mark, partition = record.pop("w", None), record.pop("wp", None)
+                if mark is not None and partition is not None:
+                    self._marks[partition] = max(self._marks.get(partition, 0.0), mark)
                 with _writing_for(ev):
                     old = self.customers.get(customer) or {"contacts": {}, "contrib": {}}
                 # Each fact is the contact's latest record; the offset it came from tells a newer record
@@ -439,8 +455,8 @@ class CustomerProcessor(_Processor):
                 log.exception("cannot apply customer fact %s@%s", ev.message.partition, ev.message.offset)
                 await self.reject(ev, "processing_error", f"{type(exc).__name__}: {exc}"[:500])
                 continue
-            latest = max(max(r.get("handled_at") or 0.0, r.get("queued_at") or 0.0) for r in contacts.values())
-            kept = prune_customer(contacts, latest - window - self.settings.lateness_seconds, window)
+            horizon = self.horizon()
+            kept = contacts if horizon is None else prune_customer(contacts, horizon - window - self.settings.lateness_seconds, window)
             offsets = {cid: off for cid, off in {**offsets, record["contact_id"]: ev.message.offset}.items() if cid in kept}
             await self.settle_outbox()
             with _writing_for(ev):
