@@ -370,38 +370,48 @@ class AgentProcessor(_Processor):
         self.facts = facts
 
     async def process(self, events: Sequence[faust.EventT]) -> None:
+        # One round trip per batch, not per event: the batch's deltas are sent, all acknowledged, and
+        # only then are the agents' states and the watermarks written (effects before state).
+        states: dict[str, dict[str, Any]] = {}
+        writer: dict[str, faust.EventT] = {}
+        marks: dict[str, tuple[float, faust.EventT]] = {}
         for ev in events:
             try:
                 with _writing_for(ev):  # reads of this event's keys: its partition
-                    await self.handle(ev)
+                    await self.handle(ev, states, writer, marks)
             except Exception as exc:  # a bug must not stop the stream: dead-letter and go on
                 log.exception("cannot process %s:%s@%s", ev.message.topic, ev.message.partition, ev.message.offset)
                 await self.reject(ev, "processing_error", f"{type(exc).__name__}: {exc}"[:500])
         await self.settle_outbox()
+        for agent_id, state in states.items():
+            with _writing_for(writer[agent_id]):
+                self.agents[agent_id] = state
+        for src, (mark, ev) in marks.items():
+            with _writing_for(ev):
+                self.watermarks[src] = mark
 
-    async def handle(self, ev: faust.EventT) -> None:
+    async def handle(self, ev: faust.EventT, states: dict[str, dict[str, Any]], writer: dict[str, faust.EventT],
+                     marks: dict[str, tuple[float, faust.EventT]]) -> None:
         msg = ev.message
         src = _source(ev)
         lateness = self.settings.lateness_seconds
-        mark = self.watermarks.get(src, 0.0)
+        mark = marks[src][0] if src in marks else self.watermarks.get(src, 0.0)
         event = await self.accept(ev, mark, agent_topic=True)
         if not isinstance(event, AgentStateChanged):
             return
         agent_id = event.agent_id
-        changes = list((self.agents.get(agent_id) or {"changes": []})["changes"])
+        changes = list((states.get(agent_id) or self.agents.get(agent_id) or {"changes": []})["changes"])
         status = add_event(changes, agent_record(event, msg.value, src, msg.offset))
         if status == "duplicate":
             return await self.reject(ev, "duplicate", f"event_id {event.event_id} was already received for agent {agent_id}", event.event_id)
         if status == "applied":
             await self.send_deltas(self.facts, time_in_state_delta(agent_id, changes, event.event_id), src, msg.offset)
         new_mark = max(mark, event.at)
-        state = {"changes": prune_agent(changes, new_mark - lateness), "p": msg.partition}
-        await self.settle_outbox()
-        with _writing_for(ev):
-            self.agents[agent_id] = state
-            if new_mark != mark:
-                self.watermarks[src] = new_mark
-        self.readmodel.upsert(agent_row_key(agent_id), "agent", fold_agent(agent_id, state["changes"]))
+        states[agent_id] = {"changes": prune_agent(changes, new_mark - lateness), "p": msg.partition}
+        writer[agent_id] = ev
+        if new_mark != mark:
+            marks[src] = (new_mark, ev)
+        self.readmodel.upsert(agent_row_key(agent_id), "agent", fold_agent(agent_id, states[agent_id]["changes"]))
 
     def republish_all(self, partitions: set[int] | None = None) -> None:
         """After recovery: re-send the row of every local agent of ``partitions`` (see ContactProcessor)."""
