@@ -13,10 +13,13 @@ were counted later, out of order, under sequence numbers the buckets had already
 :class:`InputOrder` sits between a Faust stream and a processor. It remembers, per input
 partition, the next offset due (from the group's committed offset when a partition is first
 seen). A message beyond it is not processed and not acknowledged (so it cannot be committed); the
-partition is sought back to the offset due, and reading goes on from there in order. A range that
-is still missing after that re-read is a real gap (e.g. a transactional producer's commit
-markers) and is accepted. Faust's own gap bookkeeping is switched off (:func:`install`) so only
-this guard, after such a re-read, lets offsets be committed over a gap.
+partition is sought back to the offset due, and reading goes on from there in order. When the
+re-read skips the same range again, the broker itself is asked (a fetch at the offset due, by a
+consumer of its own): only if it holds nothing there is the range a real gap (e.g. a transactional
+producer's commit markers) and accepted; otherwise the partition is read again. Faust can drop the
+same message twice in a row around a restart, so the stream alone is no proof. Faust's own gap
+bookkeeping is switched off (:func:`install`) so only this guard lets offsets be committed over a
+gap.
 
 :func:`install` also makes table recovery read each changelog to its true end. Faust stops
 recovering a changelog partition at the end offset the broker lists; the embedded Tansu broker
@@ -38,7 +41,7 @@ import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.transport import consumer as faust_consumer
 
-__all__ = ["InputOrder", "install", "true_end_offsets"]
+__all__ = ["InputOrder", "first_offset_from", "install", "true_end_offsets"]
 
 log = logging.getLogger("ccpulse.worker")
 
@@ -79,9 +82,33 @@ async def true_end_offsets(servers: str, ends: Mapping[Any, int], timeout: float
     return out
 
 
+async def first_offset_from(servers: str, tp: Any, offset: int, timeout: float = 10.0) -> int | None:
+    """The offset of the first record the broker returns for ``tp`` from ``offset`` on; None if it
+    returns none within ``timeout`` (nothing there yet, or no answer)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partition = TopicPartition(tp.topic, tp.partition)
+        consumer.assign([partition])
+        consumer.seek(partition, offset)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            records = (await consumer.getmany(partition, timeout_ms=200)).get(partition)
+            if records:
+                return min(r.offset for r in records)
+        return None
+    finally:
+        await consumer.stop()
+
+
+_servers: str | None = None  # set by install()
+
+
 def install(servers: str) -> None:
     """Switch off Faust's gap bookkeeping and make recovery read changelogs to their true end
     (see the module docstring). ``servers``: Kafka bootstrap servers. Idempotent."""
+    global _servers
+    _servers = servers
     faust_consumer.Consumer._add_gap = _no_gap  # type: ignore[method-assign]
 
     async def highwaters(self: Any, *partitions: Any) -> Mapping[Any, int]:
@@ -132,12 +159,21 @@ class InputOrder:
                 admitted.append(ev)
                 continue
             if self.reread.get(tp) == (due, offset):
-                # Read again from ``due`` and the next offset there is still ``offset``: a real gap.
-                log.info("%s[%s]: no messages at offsets %d..%d; going on at %d", tp.topic, tp.partition, due, offset - 1, offset)
-                await _original_add_gap(self.app.consumer, tp, due, offset)
-                self.reread.pop(tp, None)
-                self.due[tp] = offset + 1
-                admitted.append(ev)
+                # Read again from ``due`` and the next offset is still ``offset``: a real gap only if
+                # the broker holds nothing from ``due`` up to it.
+                first = await self._first_offset_from(tp, due)
+                if first is not None and first >= offset:
+                    log.info("%s[%s]: no messages at offsets %d..%d; going on at %d", tp.topic, tp.partition, due, offset - 1, offset)
+                    await _original_add_gap(self.app.consumer, tp, due, offset)
+                    self.reread.pop(tp, None)
+                    self.due[tp] = offset + 1
+                    admitted.append(ev)
+                    continue
+                log.warning("%s[%s]: offset %d was skipped again (the broker has offset %s there); reading again from %d",
+                            tp.topic, tp.partition, due, first, due)
+                await self.app.consumer.seek_wait({tp: due})
+                held.add(tp)
+                self._hold(ev)
                 continue
             if self.reread.get(tp, (None,))[0] != due:
                 log.warning("%s[%s]: the consumer delivered offset %d while %d is due; reading again from %d",
@@ -147,6 +183,16 @@ class InputOrder:
             held.add(tp)
             self._hold(ev)
         return admitted
+
+    async def _first_offset_from(self, tp: Any, offset: int) -> int | None:
+        servers = _servers
+        if servers is None:
+            return None
+        try:
+            return await first_offset_from(servers, tp, offset)
+        except Exception as exc:  # no answer: not a proof of a gap
+            log.warning("cannot ask the broker about %s[%s]@%d (%s)", tp.topic, tp.partition, offset, exc)
+            return None
 
     @staticmethod
     def _hold(ev: faust.EventT) -> None:

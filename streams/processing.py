@@ -38,7 +38,7 @@ from streams.stats import WorkerStats
 from streams.readmodel import (ReadModelPublisher, agent_row_key, contact_row_key, interval_row_key, recent_row_key,
                                retention_row_key)
 
-__all__ = ["AgentProcessor", "ContactProcessor", "CustomerProcessor", "IntervalProcessor", "RetentionProcessor",
+__all__ = ["AgentProcessor", "ContactProcessor", "CustomerProcessor", "Fanout", "IntervalProcessor", "RetentionProcessor",
            "changelog_acknowledged", "changelog_flush", "watch_changelog"]
 
 log = logging.getLogger("ccpulse.worker")
@@ -121,6 +121,19 @@ def delta_messages(delta: dict[str, dict[str, Any]], src: str, offset: int) -> l
     the interval side can drop redeliveries."""
     return [(bucket, orjson.dumps({"d": change, "s": src, "o": offset, "i": index}))
             for index, (bucket, change) in enumerate(sorted(delta.items()))]
+
+
+class Fanout:
+    """Several processors over one stream: each gets the batch's events of its topics (None = all)."""
+
+    def __init__(self, *routes: tuple[Any, set[str] | None]) -> None:
+        self.routes = routes
+
+    async def process(self, events: Sequence[faust.EventT]) -> None:
+        for processor, topics in self.routes:
+            mine = list(events) if topics is None else [ev for ev in events if ev.message.topic in topics]
+            if mine:
+                await processor.process(mine)
 
 
 class _Processor:
@@ -284,7 +297,10 @@ class ContactProcessor(_Processor):
             customer = fold.summary["customer_id"]  # type: ignore[index]
             # With the contact topic's watermark of this partition: how far the customer side may prune.
             contact_src = f"{self.settings.topics.contact_events}:{msg.partition}"
-            fact = {**fold.fcr, "w": marks.get(contact_src, self.watermarks.get(contact_src, 0.0)), "wp": msg.partition}
+            # ``n`` (events folded) orders a contact's records: a record re-sent after a crash must not
+            # replace a newer one that was sent before it.
+            fact = {**fold.fcr, "w": marks.get(contact_src, self.watermarks.get(contact_src, 0.0)), "wp": msg.partition,
+                    "n": len(state["events"])}
             self._queue(state, [src, msg.offset, "c", customer, orjson.dumps(fact).decode(), self.owner])
         state["last_t"] = max(state.get("last_t", 0.0), event.at)
         marks[src] = max(mark, event.at)
@@ -451,12 +467,12 @@ class CustomerProcessor(_Processor):
                     self._marks[partition] = max(self._marks.get(partition, 0.0), mark)
                 with _writing_for(ev):
                     old = self.customers.get(customer) or {"contacts": {}, "contrib": {}}
-                # Each fact is the contact's latest record; the offset it came from tells a newer record
-                # from a redelivered older one. After a crash the state can already hold a later record
-                # than the one redelivered: folding the older one back in would take its counts back
-                # under a sequence number the buckets skip, and count them again with the next one.
-                offsets = old.get("offsets", {})
-                if ev.message.offset <= offsets.get(record["contact_id"], -1):
+                # Each fact is the contact's record as of ``n`` events; a record not newer than the one
+                # kept (a redelivery, or one the contact side re-sent after a crash) is ignored: folding
+                # an older one back in would take counts back that the next record adds again.
+                version = record.pop("n", None)
+                versions = old.get("versions", {})
+                if version is not None and version <= versions.get(record["contact_id"], -1):
                     continue
                 contacts = {**old["contacts"], record["contact_id"]: record}
                 new_contrib = customer_contributions(contacts, window, self.settings.sla_clock)
@@ -467,11 +483,11 @@ class CustomerProcessor(_Processor):
                 continue
             horizon = self.horizon()
             kept = contacts if horizon is None else prune_customer(contacts, horizon - window - self.settings.lateness_seconds, window)
-            offsets = {cid: off for cid, off in {**offsets, record["contact_id"]: ev.message.offset}.items() if cid in kept}
+            versions = {cid: v for cid, v in {**versions, record["contact_id"]: version or 0}.items() if cid in kept}
             await self.settle_outbox()
             with _writing_for(ev):
                 # Pruned contacts' counts are final and already sent: stop tracking them.
-                self.customers[customer] = {"contacts": kept, "offsets": offsets,
+                self.customers[customer] = {"contacts": kept, "versions": versions,
                                             "contrib": customer_contributions(kept, window, self.settings.sla_clock)}
         await self.settle_outbox()
 
@@ -614,14 +630,21 @@ class RetentionProcessor(_Processor):
             record = orjson.loads(msg.value)
             customer = msg.key.decode()
             state = self._state(customer, states)
+            versions = dict(state.get("fact_versions", {}))
+            version = record.get("n")
+            if version is not None and version <= versions.get(record["contact_id"], -1):
+                return  # not newer than the record kept (see CustomerProcessor)
+            versions[record["contact_id"]] = version or 0
+            state["fact_versions"] = versions
             facts = dict(state["facts"])
             fact = fact_record(record)
             if fact is None:
                 facts.pop(record["contact_id"], None)
             else:
                 facts[record["contact_id"]] = fact
-            if facts == state["facts"]:
-                return  # nothing retention looks at has changed (e.g. a wrap-up)
+            if facts == state["facts"]:  # nothing retention looks at has changed (e.g. a wrap-up)
+                states[customer], writer[customer] = state, ev  # but the version moved on
+                return
             state["facts"] = facts
         else:
             try:

@@ -28,7 +28,7 @@ from ccpulse.settings import get_settings
 from streams.alerting import AlertEvaluator
 from streams import ordering
 from streams.app import app
-from streams.processing import (AgentProcessor, ContactProcessor, CustomerProcessor, IntervalProcessor,
+from streams.processing import (AgentProcessor, ContactProcessor, CustomerProcessor, Fanout, IntervalProcessor,
                                 RetentionProcessor, changelog_acknowledged, watch_changelog)
 from streams.readmodel import ReadModelPublisher, worker_row_key
 from streams.stats import WorkerStats
@@ -67,13 +67,11 @@ for _table in (contacts, agent_states, watermarks, buckets, customers, retention
 ordering.install(settings.kafka_servers)
 input_order = ordering.InputOrder(app)
 # The retention agent reads cc.customer-facts too (as customer_agent does): its own bookkeeping.
-retention_order = ordering.InputOrder(app)
 
 
 @app.on_partitions_revoked.connect
 async def forget_revoked(sender, revoked, **kwargs):  # type: ignore[no-untyped-def]
     input_order.forget(revoked)
-    retention_order.forget(revoked)
 
 
 publisher = ReadModelPublisher(read_model)
@@ -107,14 +105,11 @@ async def agent_state_agent(stream):  # type: ignore[no-untyped-def]
     await drive(stream, input_order, agent_processor)
 
 
-@app.agent(customer_facts, concurrency=1)
-async def customer_agent(stream):  # type: ignore[no-untyped-def]
-    await drive(stream, input_order, customer_processor)
-
-
 @app.agent(customer_sources, concurrency=1)
-async def retention_agent(stream):  # type: ignore[no-untyped-def]
-    await drive(stream, retention_order, retention_processor)
+async def customer_agent(stream):  # type: ignore[no-untyped-def]
+    # One stream for both readers of cc.customer-facts: two input-order guards seeking one
+    # consumer's partitions to different offsets would fight (and could skip a range).
+    await drive(stream, input_order, Fanout((customer_processor, {topics.customer_facts}), (retention_processor, None)))
 
 
 @app.agent(interval_facts, concurrency=1)
