@@ -116,6 +116,21 @@ def _source(event: faust.EventT) -> str:
     return f"{event.message.topic}:{event.message.partition}"
 
 
+#: How many dead-lettered duplicate messages an entity remembers (see :func:`_first_rejection`).
+_DUPLICATES_KEPT = 200
+
+
+def _first_rejection(state: dict[str, Any], src: str, offset: int) -> bool:
+    """Record in ``state`` that the duplicate message at ``src``/``offset`` is dead-lettered; False when it
+    was already (the same message read again after a restart must not be dead-lettered twice)."""
+    position = f"{src}@{offset}"
+    seen = state.get("dups", [])
+    if position in seen:
+        return False
+    state["dups"] = [*seen, position][-_DUPLICATES_KEPT:]
+    return True
+
+
 def delta_messages(delta: dict[str, dict[str, Any]], src: str, offset: int) -> list[tuple[str, bytes]]:
     """One event's bucket deltas as (bucket key, message) pairs, numbered ``(offset, index)`` per source so
     the interval side can drop redeliveries."""
@@ -278,6 +293,9 @@ class ContactProcessor(_Processor):
         state["out"] = list(state.get("out", ()))
         status = add_event(state["events"], event_record(event, msg.value, src, msg.offset))
         if status == "duplicate":
+            if not _first_rejection(state, src, msg.offset):
+                return  # this very message was dead-lettered before (read again after a restart)
+            states[cid], writer[cid] = state, ev
             return await self.reject(ev, "duplicate", f"event_id {event.event_id} was already received for contact {cid}", event.event_id)
         if status == "redelivered":
             # The state already holds this event; re-send what it stored for it (the interval side drops
@@ -304,10 +322,9 @@ class ContactProcessor(_Processor):
             self._queue(state, [src, msg.offset, "c", customer, orjson.dumps(fact).decode(), self.owner])
         state["last_t"] = max(state.get("last_t", 0.0), event.at)
         marks[src] = max(mark, event.at)
-        partition_mark = max(marks.get(s, self.watermarks.get(s, 0.0)) for s in self._sources(msg.partition))
-        if state.get("settled") or partition_mark >= state["last_t"] + self.settings.lateness_seconds:
-            # Settled already, or due to be: this event's source lags the partition's other source (the
-            # sweep only looks when the watermark moves on). What the fold cannot apply is final now.
+        if state.get("settled") or self._settle_mark(msg.partition, marks) >= state["last_t"] + self.settings.lateness_seconds:
+            # Settled already, or due to be (the sweep only looks when the watermark moves on): what
+            # the fold cannot apply is final now.
             await self._settle(cid, state, fold.anomalies)
         state["fcr"] = fold.fcr
         state["contrib"] = fold.contributions
@@ -327,7 +344,7 @@ class ContactProcessor(_Processor):
         by_partition = {ev.message.partition: ev for ev in events}
         for partition, ev in by_partition.items():
             with _writing_for(ev):
-                mark = max(self.watermarks.get(src, 0.0) for src in self._sources(partition))
+                mark = self._settle_mark(partition)
             if mark - self._swept_at.get(partition, 0.0) < 60:
                 continue
             self._swept_at[partition] = mark
@@ -346,6 +363,13 @@ class ContactProcessor(_Processor):
                         del self.contacts[cid]
                     self.readmodel.upsert(contact_row_key(cid), "contact", None)
                     self.readmodel.upsert(recent_row_key(cid), "recent", None)
+
+    def _settle_mark(self, partition: int, marks: dict[str, float] | None = None) -> float:
+        """The watermark a contact of ``partition`` settles and expires by: the *older* of its two topics'
+        (contacts, surveys) that have one. The topics are read at their own pace; judged by the newer one,
+        a contact could expire before a survey still waiting on the slower topic arrives."""
+        known = [m for m in ((marks or {}).get(s, self.watermarks.get(s)) for s in self._sources(partition)) if m is not None]
+        return min(known) if known else 0.0
 
     def _sources(self, partition: int) -> tuple[str, str]:
         """The two input sources of a contact partition (co-partitioned by contact id)."""
@@ -416,14 +440,18 @@ class AgentProcessor(_Processor):
         if not isinstance(event, AgentStateChanged):
             return
         agent_id = event.agent_id
-        changes = list((states.get(agent_id) or self.agents.get(agent_id) or {"changes": []})["changes"])
+        previous = dict(states.get(agent_id) or self.agents.get(agent_id) or {"changes": [], "p": msg.partition})
+        changes = list(previous["changes"])
         status = add_event(changes, agent_record(event, msg.value, src, msg.offset))
         if status == "duplicate":
+            if not _first_rejection(previous, src, msg.offset):
+                return  # this very message was dead-lettered before (read again after a restart)
+            states[agent_id], writer[agent_id] = previous, ev
             return await self.reject(ev, "duplicate", f"event_id {event.event_id} was already received for agent {agent_id}", event.event_id)
         if status == "applied":
             await self.send_deltas(self.facts, time_in_state_delta(agent_id, changes, event.event_id), src, msg.offset)
         new_mark = max(mark, event.at)
-        states[agent_id] = {"changes": prune_agent(changes, new_mark - lateness), "p": msg.partition}
+        states[agent_id] = {**previous, "changes": prune_agent(changes, new_mark - lateness), "p": msg.partition}
         writer[agent_id] = ev
         if new_mark != mark:
             marks[src] = (new_mark, ev)
