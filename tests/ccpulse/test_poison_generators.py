@@ -141,8 +141,8 @@ def wrong_type(rng: random.Random, template: dict[str, Any] | None = None) -> tu
     required = _REQUIRED.get(event["type"], ("contact_id",))
     if name in required and rng.random() < 0.2:
         del event[name]  # a required field missing
-    else:
-        event[name] = rng.choice(values)
+    else:  # null is a valid value of an optional field: only a required one may be set to null
+        event[name] = rng.choice(values if name in required else [v for v in values if v is not None])
     if event["type"] == "qa.evaluated" and name == "score" and event.get("score") is not None:
         event["score"] = rng.choice(["ninety", [90]])
     return orjson.dumps(event), "invalid_timestamp" if name == "occurred_at" else "schema_violation"
