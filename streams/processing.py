@@ -365,11 +365,12 @@ class ContactProcessor(_Processor):
                     self.readmodel.upsert(recent_row_key(cid), "recent", None)
 
     def _settle_mark(self, partition: int, marks: dict[str, float] | None = None) -> float:
-        """The watermark a contact of ``partition`` settles and expires by: the *older* of its two topics'
-        (contacts, surveys) that have one. The topics are read at their own pace; judged by the newer one,
-        a contact could expire before a survey still waiting on the slower topic arrives."""
+        """The watermark a contact of ``partition`` settles and expires by: the newer of its two topics'
+        (contacts, surveys). (The older one would let a silent survey topic hold every contact of the
+        partition unsettled; the price of the newer: a survey read far behind its contact topic can
+        find its contact settled, and is judged at once.)"""
         known = [m for m in ((marks or {}).get(s, self.watermarks.get(s)) for s in self._sources(partition)) if m is not None]
-        return min(known) if known else 0.0
+        return max(known) if known else 0.0
 
     def _sources(self, partition: int) -> tuple[str, str]:
         """The two input sources of a contact partition (co-partitioned by contact id)."""
