@@ -345,6 +345,9 @@ class ContactProcessor(_Processor):
         for partition, ev in by_partition.items():
             with _writing_for(ev):
                 mark = self._settle_mark(partition)
+                # Expiry waits for both topics: a survey read far behind its contact must still find it.
+                known = [m for m in (self.watermarks.get(s) for s in self._sources(partition)) if m is not None]
+                expire_mark = min(known) if known else 0.0
             if mark - self._swept_at.get(partition, 0.0) < 60:
                 continue
             self._swept_at[partition] = mark
@@ -358,7 +361,7 @@ class ContactProcessor(_Processor):
                     await self.settle_outbox()
                     with _writing_for(ev):
                         self.contacts[cid] = state
-                if mark >= last + keep:
+                if expire_mark >= last + keep:
                     with _writing_for(ev):
                         del self.contacts[cid]
                     self.readmodel.upsert(contact_row_key(cid), "contact", None)
