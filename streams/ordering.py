@@ -31,10 +31,10 @@ the high watermark a fetch of its last record reports (the same value on Apache 
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import faust
@@ -55,17 +55,26 @@ async def _no_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
 _original_highwaters = faust_consumer.ThreadDelegateConsumer.highwaters
 
 
+@contextlib.asynccontextmanager
+async def _probe(servers: str, partitions: Sequence[TopicPartition]) -> AsyncIterator[AIOKafkaConsumer]:
+    """A consumer of its own (no group, nothing committed) assigned ``partitions``, to ask the broker."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(list(partitions))
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
 async def true_end_offsets(servers: str, ends: Mapping[Any, int], timeout: float = 10.0) -> dict[Any, int]:
     """``ends`` (listed end offsets by partition), raised to the high watermark a fetch reports."""
     out = dict(ends)
     probe = {tp: end for tp, end in ends.items() if end is not None and end > 0}
     if not probe:
         return out
-    consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = {tp: TopicPartition(tp.topic, tp.partition) for tp in probe}
-        consumer.assign(list(partitions.values()))
+    partitions = {tp: TopicPartition(tp.topic, tp.partition) for tp in probe}
+    async with _probe(servers, list(partitions.values())) as consumer:
         for tp, end in probe.items():
             consumer.seek(partitions[tp], end - 1)
         deadline = time.monotonic() + timeout
@@ -77,28 +86,21 @@ async def true_end_offsets(servers: str, ends: Mapping[Any, int], timeout: float
             raise TimeoutError(f"no fetch answer for {sorted(map(str, waiting))[:3]} within {timeout:.0f} s")
         for tp in probe:
             out[tp] = max(probe[tp], consumer.highwater(partitions[tp]) or 0)
-    finally:
-        await consumer.stop()
     return out
 
 
 async def first_offset_from(servers: str, tp: Any, offset: int, timeout: float = 10.0) -> int | None:
     """The offset of the first record the broker returns for ``tp`` from ``offset`` on; None if it
     returns none within ``timeout`` (nothing there yet, or no answer)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partition = TopicPartition(tp.topic, tp.partition)
-        consumer.assign([partition])
+    partition = TopicPartition(tp.topic, tp.partition)
+    async with _probe(servers, [partition]) as consumer:
         consumer.seek(partition, offset)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             records = (await consumer.getmany(partition, timeout_ms=200)).get(partition)
             if records:
                 return min(r.offset for r in records)
-        return None
-    finally:
-        await consumer.stop()
+    return None
 
 
 _servers: str | None = None  # set by install()
@@ -185,11 +187,10 @@ class InputOrder:
         return admitted
 
     async def _first_offset_from(self, tp: Any, offset: int) -> int | None:
-        servers = _servers
-        if servers is None:
+        if _servers is None:
             return None
         try:
-            return await first_offset_from(servers, tp, offset)
+            return await first_offset_from(_servers, tp, offset)
         except Exception as exc:  # no answer: not a proof of a gap
             log.warning("cannot ask the broker about %s[%s]@%d (%s)", tp.topic, tp.partition, offset, exc)
             return None

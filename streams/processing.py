@@ -107,6 +107,13 @@ async def changelog_flush() -> None:
         await asyncio.gather(*pending)
 
 
+def _write_states(table: faust.Table, states: dict[str, Any], writer: dict[str, faust.EventT]) -> None:
+    """Write each state of a batch on the partition of the event that last changed it."""
+    for key, state in states.items():
+        with _writing_for(writer[key]):
+            table[key] = state
+
+
 def _owned(state: dict[str, Any], partitions: set[int] | None) -> bool:
     """Does a table value (which records its partition as ``p``) belong to ``partitions`` (None = all)?"""
     return partitions is None or state.get("p") is None or state["p"] in partitions
@@ -158,6 +165,17 @@ class _Processor:
         self.readmodel = readmodel
         self.stats = WorkerStats()
         self.outbox: list[Any] = []  # futures of sends that must be acknowledged before table writes
+
+    async def handle_each(self, events: Sequence[faust.EventT], *args: Any) -> None:
+        """``self.handle(ev, *args)`` for every event, reading its keys on its partition; an exception
+        (a bug) dead-letters that event as ``processing_error`` and the stream goes on."""
+        for ev in events:
+            try:
+                with _writing_for(ev):
+                    await self.handle(ev, *args)  # type: ignore[attr-defined]
+            except Exception as exc:
+                log.exception("cannot process %s:%s@%s", ev.message.topic, ev.message.partition, ev.message.offset)
+                await self.reject(ev, "processing_error", f"{type(exc).__name__}: {exc}"[:500])
 
     async def reject(self, event: faust.EventT, reason: str, message: str, event_id: str | None = None) -> None:
         """Dead-letter the message ``event`` carries."""
@@ -243,17 +261,9 @@ class ContactProcessor(_Processor):
         writer: dict[str, faust.EventT] = {}
         marks: dict[str, float] = {}
         self._sends = []
-        for ev in events:
-            try:
-                with _writing_for(ev):  # reads of this event's keys: its partition
-                    await self.handle(ev, states, writer, marks)
-            except Exception as exc:  # a bug must not stop the stream: dead-letter and go on
-                log.exception("cannot process %s:%s@%s", ev.message.topic, ev.message.partition, ev.message.offset)
-                await self.reject(ev, "processing_error", f"{type(exc).__name__}: {exc}"[:500])
+        await self.handle_each(events, states, writer, marks)
         await self.settle_outbox()
-        for cid, state in states.items():
-            with _writing_for(writer[cid]):
-                self.contacts[cid] = state
+        _write_states(self.contacts, states, writer)
         for src, mark in marks.items():
             sample = next(ev for ev in events if _source(ev) == src)
             with _writing_for(sample):
@@ -322,7 +332,7 @@ class ContactProcessor(_Processor):
             self._queue(state, [src, msg.offset, "c", customer, orjson.dumps(fact).decode(), self.owner])
         state["last_t"] = max(state.get("last_t", 0.0), event.at)
         marks[src] = max(mark, event.at)
-        if state.get("settled") or self._settle_mark(msg.partition, marks) >= state["last_t"] + self.settings.lateness_seconds:
+        if state.get("settled") or max(self._marks_of(msg.partition, marks), default=0.0) >= state["last_t"] + self.settings.lateness_seconds:
             # Settled already, or due to be (the sweep only looks when the watermark moves on): what
             # the fold cannot apply is final now.
             await self._settle(cid, state, fold.anomalies)
@@ -344,10 +354,10 @@ class ContactProcessor(_Processor):
         by_partition = {ev.message.partition: ev for ev in events}
         for partition, ev in by_partition.items():
             with _writing_for(ev):
-                mark = self._settle_mark(partition)
-                # Expiry waits for both topics: a survey read far behind its contact must still find it.
-                known = [m for m in (self.watermarks.get(s) for s in self._sources(partition)) if m is not None]
-                expire_mark = min(known) if known else 0.0
+                known = self._marks_of(partition)
+            # Settling by the newer topic's watermark; expiry waits for both (a survey read far behind
+            # its contact must still find it).
+            mark, expire_mark = (max(known), min(known)) if known else (0.0, 0.0)
             if mark - self._swept_at.get(partition, 0.0) < 60:
                 continue
             self._swept_at[partition] = mark
@@ -367,13 +377,14 @@ class ContactProcessor(_Processor):
                     self.readmodel.upsert(contact_row_key(cid), "contact", None)
                     self.readmodel.upsert(recent_row_key(cid), "recent", None)
 
-    def _settle_mark(self, partition: int, marks: dict[str, float] | None = None) -> float:
-        """The watermark a contact of ``partition`` settles and expires by: the newer of its two topics'
-        (contacts, surveys). (The older one would let a silent survey topic hold every contact of the
-        partition unsettled; the price of the newer: a survey read far behind its contact topic can
-        find its contact settled, and is judged at once.)"""
-        known = [m for m in ((marks or {}).get(s, self.watermarks.get(s)) for s in self._sources(partition)) if m is not None]
-        return max(known) if known else 0.0
+    def _marks_of(self, partition: int, marks: dict[str, float] | None = None) -> list[float]:
+        """The watermarks ``partition``'s two topics (contacts, surveys) have, this batch's first.
+
+        A contact settles by the newer one (the older would let a silent survey topic hold every
+        contact unsettled; the price: a survey read far behind its contact can find it settled, and is
+        judged at once) and expires by the older one."""
+        found = ((marks or {}).get(s, self.watermarks.get(s)) for s in self._sources(partition))
+        return [m for m in found if m is not None]
 
     def _sources(self, partition: int) -> tuple[str, str]:
         """The two input sources of a contact partition (co-partitioned by contact id)."""
@@ -419,17 +430,9 @@ class AgentProcessor(_Processor):
         states: dict[str, dict[str, Any]] = {}
         writer: dict[str, faust.EventT] = {}
         marks: dict[str, tuple[float, faust.EventT]] = {}
-        for ev in events:
-            try:
-                with _writing_for(ev):  # reads of this event's keys: its partition
-                    await self.handle(ev, states, writer, marks)
-            except Exception as exc:  # a bug must not stop the stream: dead-letter and go on
-                log.exception("cannot process %s:%s@%s", ev.message.topic, ev.message.partition, ev.message.offset)
-                await self.reject(ev, "processing_error", f"{type(exc).__name__}: {exc}"[:500])
+        await self.handle_each(events, states, writer, marks)
         await self.settle_outbox()
-        for agent_id, state in states.items():
-            with _writing_for(writer[agent_id]):
-                self.agents[agent_id] = state
+        _write_states(self.agents, states, writer)
         for src, (mark, ev) in marks.items():
             with _writing_for(ev):
                 self.watermarks[src] = mark
@@ -641,17 +644,9 @@ class RetentionProcessor(_Processor):
     async def process(self, events: Sequence[faust.EventT]) -> None:
         states: dict[str, dict[str, Any]] = {}
         writer: dict[str, faust.EventT] = {}
-        for ev in events:
-            try:
-                with _writing_for(ev):  # reads of this event's keys: its partition
-                    await self.handle(ev, states, writer)
-            except Exception as exc:  # a bug must not stop the stream: dead-letter and go on
-                log.exception("cannot process %s:%s@%s", ev.message.topic, ev.message.partition, ev.message.offset)
-                await self.reject(ev, "processing_error", f"{type(exc).__name__}: {exc}"[:500])
+        await self.handle_each(events, states, writer)
         await self.settle_outbox()  # dead letters are acknowledged before the state that skipped them
-        for customer, state in states.items():
-            with _writing_for(writer[customer]):
-                self.retention[customer] = state
+        _write_states(self.retention, states, writer)
 
     def _state(self, customer: str, states: dict[str, dict[str, Any]]) -> dict[str, Any]:
         return dict(states.get(customer) or self.retention.get(customer) or {"events": [], "facts": {}, "contrib": {}})
