@@ -41,7 +41,7 @@ import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.transport import consumer as faust_consumer
 
-__all__ = ["InputOrder", "first_offset_from", "install", "true_end_offsets"]
+__all__ = ["InputOrder", "committed_or_first_offset", "first_offset_from", "install", "leave_uncommitted", "true_end_offsets"]
 
 log = logging.getLogger("ccpulse.worker")
 
@@ -103,6 +103,21 @@ async def first_offset_from(servers: str, tp: Any, offset: int, timeout: float =
     return None
 
 
+async def committed_or_first_offset(servers: str, group: str, tp: Any) -> int:
+    """``group``'s committed offset of ``tp``, or the first offset the partition holds if it has none."""
+    partition = TopicPartition(tp.topic, tp.partition)
+    consumer = AIOKafkaConsumer(bootstrap_servers=servers, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign([partition])  # assigned by hand: reads the group's offsets without joining it
+        committed = await consumer.committed(partition)
+        if committed is not None and committed >= 0:
+            return committed
+        return (await consumer.beginning_offsets([partition]))[partition]
+    finally:
+        await consumer.stop()
+
+
 _servers: str | None = None  # set by install()
 
 
@@ -138,9 +153,21 @@ class InputOrder:
             self.due.pop(tp, None)
             self.reread.pop(tp, None)
 
-    def _start(self, tp: Any) -> int | None:
+    async def _start(self, tp: Any) -> int | None:
+        """Where ``tp`` continues: the group's committed offset, or the partition's first offset when
+        the group never committed one. Faust only knows a committed offset above 0, and a stream may
+        hand over a partition's first message from anywhere (a restart or a rebalance before the
+        first commit): the broker is asked then. None only when it gives no answer (admit as before)."""
         committed = getattr(self.app.consumer, "_committed_offset", {}).get(tp)
-        return committed if isinstance(committed, int) and committed >= 0 else None
+        if isinstance(committed, int) and committed > 0:
+            return committed
+        if _servers is None:
+            return None
+        try:
+            return await committed_or_first_offset(_servers, self.app.conf.id, tp)
+        except Exception as exc:
+            log.warning("cannot ask the broker where %s[%s] starts (%s)", tp.topic, tp.partition, exc)
+            return None
 
     async def admit(self, events: Sequence[faust.EventT]) -> list[faust.EventT]:
         admitted: list[faust.EventT] = []
@@ -153,7 +180,7 @@ class InputOrder:
                 continue
             due = self.due.get(tp)
             if due is None:
-                due = self._start(tp)
+                due = await self._start(tp)
             if due is None or offset <= due:  # the next one, or a redelivery (processing is idempotent)
                 self.due[tp] = max(offset + 1, due or 0)
                 if offset == due:
@@ -198,4 +225,11 @@ class InputOrder:
     @staticmethod
     def _hold(ev: faust.EventT) -> None:
         """Leave a message out without acknowledging it: its offset must not be committed."""
-        ev.message.acked = True  # Faust's ack() then skips it (it is read again after the seek)
+        leave_uncommitted([ev])
+
+
+def leave_uncommitted(events: Sequence[faust.EventT]) -> None:
+    """Make Faust's later ``ack`` of ``events`` a no-op, so their offsets are never committed by this
+    process (they are read again: after a seek, or by the partition's next owner)."""
+    for ev in events:
+        ev.message.acked = True  # Faust's ack() skips a message already marked acknowledged

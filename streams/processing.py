@@ -16,7 +16,7 @@ import contextvars
 import logging
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 import faust
@@ -138,6 +138,11 @@ def _first_rejection(state: dict[str, Any], src: str, offset: int) -> bool:
     return True
 
 
+def handled_key(src: str) -> str:
+    """The watermarks table's key for the last offset of ``src`` handled (next to ``src``'s watermark)."""
+    return f"{src}#handled"
+
+
 def delta_messages(delta: dict[str, dict[str, Any]], src: str, offset: int) -> list[tuple[str, bytes]]:
     """One event's bucket deltas as (bucket key, message) pairs, numbered ``(offset, index)`` per source so
     the interval side can drop redeliveries."""
@@ -159,12 +164,15 @@ class Fanout:
 
 
 class _Processor:
+    watermarks: faust.Table  # the processors of input topics (contacts, agents) have one
+
     def __init__(self, settings: Settings, deadletter: faust.TopicT, readmodel: ReadModelPublisher) -> None:
         self.settings = settings
         self.deadletter = deadletter
         self.readmodel = readmodel
         self.stats = WorkerStats()
         self.outbox: list[Any] = []  # futures of sends that must be acknowledged before table writes
+        self._handled: dict[str, int | None] = {}  # source -> last offset handled, this batch's cache
 
     async def handle_each(self, events: Sequence[faust.EventT], *args: Any) -> None:
         """``self.handle(ev, *args)`` for every event, reading its keys on its partition; an exception
@@ -172,7 +180,7 @@ class _Processor:
         for ev in events:
             try:
                 with _writing_for(ev):
-                    await self.handle(ev, *args)  # type: ignore[attr-defined]
+                    await self.handle(ev, *args)
             except Exception as exc:
                 log.exception("cannot process %s:%s@%s", ev.message.topic, ev.message.partition, ev.message.offset)
                 await self.reject(ev, "processing_error", f"{type(exc).__name__}: {exc}"[:500])
@@ -189,29 +197,63 @@ class _Processor:
                                    reason=reason, message=message, event_id=event_id)
         self.outbox.append(await self.deadletter.send(key=key, value=record))
 
-    async def accept(self, ev: faust.EventT, mark: float, *, agent_topic: bool) -> Event | None:
-        """Decode an input message and check its topic and lateness; rejects (and returns None) otherwise."""
+    async def accept(self, ev: faust.EventT, mark: float, *, agent_topic: bool, again: bool = False) -> Event | None:
+        """Decode an input message and check its topic and lateness; rejects (and returns None) otherwise.
+
+        ``again``: the message was handled before (see :meth:`handled_before`). It is not rejected a
+        second time, and not judged late: the watermark has moved on since, and the entity's state
+        may hold it (the caller drops it if not).
+        """
         msg = ev.message
+        reject = self._silent if again else self.reject
         try:
             event = decode_event(msg.value)
         except EventRejected as exc:
             self.stats.observe(msg.topic, None)
-            await self.reject(ev, exc.reason, exc.message)
+            await reject(ev, exc.reason, exc.message)
             return None
         self.stats.observe(msg.topic, event.at)
         if event.type in CUSTOMER_EVENT_TYPES:
-            await self.reject(ev, "wrong_topic", f"{event.type} belongs on the customer-events topic", event.event_id)
+            await reject(ev, "wrong_topic", f"{event.type} belongs on the customer-events topic", event.event_id)
             return None
         if isinstance(event, AgentStateChanged) != agent_topic:
             where = "the contact or survey topic" if agent_topic else "the agent-events topic"
-            await self.reject(ev, "wrong_topic", f"{event.type} belongs on {where}", event.event_id)
+            await reject(ev, "wrong_topic", f"{event.type} belongs on {where}", event.event_id)
             return None
         lateness = self.settings.lateness_seconds
-        if is_late(event.at, mark, lateness):
+        if not again and is_late(event.at, mark, lateness):
             await self.reject(ev, "late", f"event time is {mark - event.at:.0f} s behind the watermark; "
                               f"the lateness bound is {lateness:.0f} s", event.event_id)
             return None
         return event
+
+    @staticmethod
+    async def _silent(event: faust.EventT, reason: str, message: str, event_id: str | None = None) -> None:
+        """A message handled before was dead-lettered then already."""
+
+    def handled_before(self, ev: faust.EventT) -> bool:
+        """Was ``ev``'s message handled by an earlier batch (its effects sent, its states written)?
+        So it is read again: after a restart from an older committed offset, or from the partition's
+        start when nothing was committed yet. (Read once per source and batch.)"""
+        src = _source(ev)
+        if src not in self._handled:
+            self._handled[src] = self.watermarks.get(handled_key(src))
+        last = self._handled[src]
+        return last is not None and ev.message.offset <= last
+
+    def write_handled(self, events: Sequence[faust.EventT]) -> None:
+        """Record the last offset of each source ``events`` handled (with the batch's states)."""
+        last: dict[str, faust.EventT] = {}
+        for ev in events:
+            src = _source(ev)
+            if src not in last or ev.message.offset > last[src].message.offset:
+                last[src] = ev
+        for src, ev in last.items():
+            with _writing_for(ev):
+                key = handled_key(src)
+                if ev.message.offset > (self.watermarks.get(key) or -1):
+                    self.watermarks[key] = ev.message.offset
+        self._handled = {}
 
     async def reject_stored(self, key: str, rec: dict[str, Any], reason: str, message: str) -> None:
         """Dead-letter an event accepted earlier and kept in an entity's state, with its own origin."""
@@ -242,12 +284,15 @@ class ContactProcessor(_Processor):
     """
 
     def __init__(self, settings: Settings, contacts: faust.Table, watermarks: faust.Table, facts: faust.TopicT,
-                 customer_facts: faust.TopicT, deadletter: faust.TopicT, readmodel: ReadModelPublisher) -> None:
+                 customer_facts: faust.TopicT, deadletter: faust.TopicT, readmodel: ReadModelPublisher,
+                 highwater: Callable[[str, int], int | None] = lambda topic, partition: None) -> None:
         super().__init__(settings, deadletter, readmodel)
         self.contacts = contacts
         self.watermarks = watermarks
         self.facts = facts
         self.customer_facts = customer_facts
+        self.highwater = highwater  # (topic, partition) -> the broker's end offset as last fetched; None: not known
+        self._position: dict[str, int] = {}  # source -> the last offset this process handled
         self._swept_at: dict[int, float] = {}
         self.owner = uuid.uuid4().hex[:12]  # marks the ``out`` messages this process sent itself
         self._sends: list[list[Any]] = []  # this batch's messages, in processing order
@@ -268,6 +313,7 @@ class ContactProcessor(_Processor):
             sample = next(ev for ev in events if _source(ev) == src)
             with _writing_for(sample):
                 self.watermarks[src] = mark
+        self.write_handled(events)
         await changelog_flush()  # the states holding the messages are durable: now send them
         sends, self._sends = self._sends, []
         for _src, _off, kind, key, value, _owner in sends:
@@ -292,8 +338,10 @@ class ContactProcessor(_Processor):
                      marks: dict[str, float]) -> None:
         msg = ev.message
         src = _source(ev)
+        self._position[src] = msg.offset
         mark = marks.get(src, self.watermarks.get(src, 0.0))
-        event = await self.accept(ev, mark, agent_topic=False)
+        again = self.handled_before(ev)
+        event = await self.accept(ev, mark, agent_topic=False, again=again)
         if event is None:
             return
         assert not isinstance(event, AgentStateChanged)
@@ -302,8 +350,10 @@ class ContactProcessor(_Processor):
         state["events"] = list(state["events"])
         state["out"] = list(state.get("out", ()))
         status = add_event(state["events"], event_record(event, msg.value, src, msg.offset))
+        if again and status == "applied" and is_late(event.at, mark, self.settings.lateness_seconds):
+            return  # handled long ago: its contact has settled or expired since
         if status == "duplicate":
-            if not _first_rejection(state, src, msg.offset):
+            if again or not _first_rejection(state, src, msg.offset):
                 return  # this very message was dead-lettered before (read again after a restart)
             states[cid], writer[cid] = state, ev
             return await self.reject(ev, "duplicate", f"event_id {event.event_id} was already received for contact {cid}", event.event_id)
@@ -332,7 +382,7 @@ class ContactProcessor(_Processor):
             self._queue(state, [src, msg.offset, "c", customer, orjson.dumps(fact).decode(), self.owner])
         state["last_t"] = max(state.get("last_t", 0.0), event.at)
         marks[src] = max(mark, event.at)
-        if state.get("settled") or max(self._marks_of(msg.partition, marks), default=0.0) >= state["last_t"] + self.settings.lateness_seconds:
+        if state.get("settled") or self.judging_mark(msg.partition, marks) >= state["last_t"] + self.settings.lateness_seconds:
             # Settled already, or due to be (the sweep only looks when the watermark moves on): what
             # the fold cannot apply is final now.
             await self._settle(cid, state, fold.anomalies)
@@ -354,10 +404,7 @@ class ContactProcessor(_Processor):
         by_partition = {ev.message.partition: ev for ev in events}
         for partition, ev in by_partition.items():
             with _writing_for(ev):
-                known = self._marks_of(partition)
-            # Settling by the newer topic's watermark; expiry waits for both (a survey read far behind
-            # its contact must still find it).
-            mark, expire_mark = (max(known), min(known)) if known else (0.0, 0.0)
+                mark = self.judging_mark(partition)
             if mark - self._swept_at.get(partition, 0.0) < 60:
                 continue
             self._swept_at[partition] = mark
@@ -371,20 +418,38 @@ class ContactProcessor(_Processor):
                     await self.settle_outbox()
                     with _writing_for(ev):
                         self.contacts[cid] = state
-                if expire_mark >= last + keep:
+                if mark >= last + keep:
                     with _writing_for(ev):
                         del self.contacts[cid]
                     self.readmodel.upsert(contact_row_key(cid), "contact", None)
                     self.readmodel.upsert(recent_row_key(cid), "recent", None)
 
-    def _marks_of(self, partition: int, marks: dict[str, float] | None = None) -> list[float]:
-        """The watermarks ``partition``'s two topics (contacts, surveys) have, this batch's first.
+    def judging_mark(self, partition: int, marks: dict[str, float] | None = None) -> float:
+        """The watermark ``partition``'s contacts settle and expire by (``marks``: this batch's, first).
 
-        A contact settles by the newer one (the older would let a silent survey topic hold every
-        contact unsettled; the price: a survey read far behind its contact can find it settled, and is
-        judged at once) and expires by the older one."""
-        found = ((marks or {}).get(s, self.watermarks.get(s)) for s in self._sources(partition))
-        return [m for m in found if m is not None]
+        Their events come from two topics, read at their own pace. The older watermark of the topics
+        that still have messages to read: a topic read ahead must not settle a contact whose events
+        wait, unread, on the other (its survey would be judged "unknown contact"). A topic read to its
+        end holds nothing back (a survey topic silent for hours must not keep every contact
+        unsettled); when both are, the newer watermark."""
+        behind, known = [], []
+        for src in self._sources(partition):
+            mark = (marks or {}).get(src, self.watermarks.get(src))
+            if mark is not None:
+                known.append(mark)
+            if not self._read_to_end(src, partition):
+                behind.append(0.0 if mark is None else mark)
+        return min(behind) if behind else max(known, default=0.0)
+
+    def _read_to_end(self, src: str, partition: int) -> bool:
+        """Has this process handled every message of ``src`` the broker had at its last fetch?"""
+        end = self.highwater(src.rpartition(":")[0], partition)
+        if end is None:
+            return False
+        position = self._position.get(src)
+        if position is None:
+            position = self.watermarks.get(handled_key(src))
+        return end == 0 if position is None else position + 1 >= end
 
     def _sources(self, partition: int) -> tuple[str, str]:
         """The two input sources of a contact partition (co-partitioned by contact id)."""
@@ -436,6 +501,7 @@ class AgentProcessor(_Processor):
         for src, (mark, ev) in marks.items():
             with _writing_for(ev):
                 self.watermarks[src] = mark
+        self.write_handled(events)
 
     async def handle(self, ev: faust.EventT, states: dict[str, dict[str, Any]], writer: dict[str, faust.EventT],
                      marks: dict[str, tuple[float, faust.EventT]]) -> None:
@@ -443,15 +509,18 @@ class AgentProcessor(_Processor):
         src = _source(ev)
         lateness = self.settings.lateness_seconds
         mark = marks[src][0] if src in marks else self.watermarks.get(src, 0.0)
-        event = await self.accept(ev, mark, agent_topic=True)
+        again = self.handled_before(ev)
+        event = await self.accept(ev, mark, agent_topic=True, again=again)
         if not isinstance(event, AgentStateChanged):
             return
         agent_id = event.agent_id
         previous = dict(states.get(agent_id) or self.agents.get(agent_id) or {"changes": [], "p": msg.partition})
         changes = list(previous["changes"])
         status = add_event(changes, agent_record(event, msg.value, src, msg.offset))
+        if again and status == "applied" and is_late(event.at, mark, lateness):
+            return  # handled long ago: pruned from the agent's changes since
         if status == "duplicate":
-            if not _first_rejection(previous, src, msg.offset):
+            if again or not _first_rejection(previous, src, msg.offset):
                 return  # this very message was dead-lettered before (read again after a restart)
             states[agent_id], writer[agent_id] = previous, ev
             return await self.reject(ev, "duplicate", f"event_id {event.event_id} was already received for agent {agent_id}", event.event_id)
@@ -636,10 +705,11 @@ class RetentionProcessor(_Processor):
     redelivery or a re-publication changes nothing and the API sums the rows.
     """
 
-    def __init__(self, settings: Settings, retention: faust.Table, deadletter: faust.TopicT,
+    def __init__(self, settings: Settings, retention: faust.Table, watermarks: faust.Table, deadletter: faust.TopicT,
                  readmodel: ReadModelPublisher) -> None:
         super().__init__(settings, deadletter, readmodel)
         self.retention = retention
+        self.watermarks = watermarks  # only the offsets handled are kept there (customer events carry no lateness)
 
     async def process(self, events: Sequence[faust.EventT]) -> None:
         states: dict[str, dict[str, Any]] = {}
@@ -647,6 +717,7 @@ class RetentionProcessor(_Processor):
         await self.handle_each(events, states, writer)
         await self.settle_outbox()  # dead letters are acknowledged before the state that skipped them
         _write_states(self.retention, states, writer)
+        self.write_handled(events)
 
     def _state(self, customer: str, states: dict[str, dict[str, Any]]) -> dict[str, Any]:
         return dict(states.get(customer) or self.retention.get(customer) or {"events": [], "facts": {}, "contrib": {}})
@@ -674,17 +745,18 @@ class RetentionProcessor(_Processor):
                 return
             state["facts"] = facts
         else:
+            reject = self._silent if self.handled_before(ev) else self.reject  # dead-lettered once only
             try:
                 customer, rec = accept_customer_event(msg.value, _source(ev), msg.offset, self.settings.retention.currency)
             except EventRejected as exc:
                 self.stats.observe(msg.topic, None)
-                return await self.reject(ev, exc.reason, exc.message)
+                return await reject(ev, exc.reason, exc.message)
             self.stats.observe(msg.topic, rec["t"])
             state = self._state(customer, states)
             state["events"] = list(state["events"])
             status = add_event(state["events"], rec)
             if status == "duplicate":
-                return await self.reject(ev, "duplicate", f"event_id {rec['id']} was already received for customer "
+                return await reject(ev, "duplicate", f"event_id {rec['id']} was already received for customer "
                                          f"{customer}", rec["id"])
             if status == "redelivered":
                 return

@@ -22,6 +22,7 @@ from typing import Any
 
 import faust
 import orjson
+from faust.types import TP
 
 from api.store import ReadModelStore
 from ccpulse.settings import get_settings
@@ -55,7 +56,7 @@ deadletter = app.topic(topics.deadletter, partitions=1)
 # ---- tables (changelogged; memory:// in tests, rocksdict:// in production) -------------------
 contacts = app.Table("contacts", partitions=settings.partitions)
 agent_states = app.Table("agents", partitions=settings.partitions)
-watermarks = app.Table("watermarks", default=float, partitions=settings.partitions)
+watermarks = app.Table("watermarks", partitions=settings.partitions)  # no default: a missing key reads as None
 buckets = app.Table("buckets", partitions=settings.partitions)
 customers = app.Table("customers", partitions=settings.partitions)
 retention = app.Table("retention", partitions=settings.partitions)
@@ -76,11 +77,22 @@ async def forget_revoked(sender, revoked, **kwargs):  # type: ignore[no-untyped-
 
 publisher = ReadModelPublisher(read_model)
 stats = WorkerStats()
-contact_processor = ContactProcessor(settings, contacts, watermarks, interval_facts, customer_facts, deadletter, publisher)
+
+
+def highwater(topic: str, partition: int) -> int | None:
+    """The end offset of ``topic``[``partition``] as the worker's consumer last fetched it (None: not yet)."""
+    try:
+        return app.consumer.highwater(TP(topic, partition))
+    except Exception:  # not started, or the partition not assigned (any more)
+        return None
+
+
+contact_processor = ContactProcessor(settings, contacts, watermarks, interval_facts, customer_facts, deadletter, publisher,
+                                     highwater)
 customer_processor = CustomerProcessor(settings, customers, interval_facts, deadletter, publisher)
 agent_processor = AgentProcessor(settings, agent_states, watermarks, interval_facts, deadletter, publisher)
 interval_processor = IntervalProcessor(settings, buckets, interval_stats, deadletter, publisher)
-retention_processor = RetentionProcessor(settings, retention, deadletter, publisher)
+retention_processor = RetentionProcessor(settings, retention, watermarks, deadletter, publisher)
 contact_processor.stats = agent_processor.stats = retention_processor.stats = stats  # one worker, one set of counters
 
 
@@ -90,9 +102,17 @@ async def drive(stream: faust.StreamT, order: ordering.InputOrder, processor: An
     are acknowledged before its offsets can be committed."""
     async for batch in stream.take_events(BATCH, within=WITHIN):
         batch = await order.admit(batch)
-        if batch:
+        if not batch:
+            continue
+        try:
             async with changelog_acknowledged():
                 await processor.process(batch)
+        except BaseException:
+            # Cancelled (a stop, a rebalance) or crashed mid-batch: Faust's take_events acknowledges
+            # the whole batch when it is closed anyway, and a stopping worker then commits past
+            # events it never finished. Leave them unacknowledged: the next owner reads them again.
+            ordering.leave_uncommitted(batch)
+            raise
 
 
 @app.agent(contact_sources, concurrency=1)
