@@ -234,6 +234,27 @@ def _worker_rate(servers: str, engine: str, events: list[dict[str, Any]], worker
         worker.stop()
 
 
+def _recompute_rate(servers: str, engine: str, events: list[dict[str, Any]], processes: int,
+                    workdir: Path) -> tuple[float | None, float, str]:
+    """``ccpulse recompute``'s read-and-fold over the same mixed events (the pure core, ``processes``
+    processes), timed from the start of reading to the folded result; no rate unless it read them all."""
+    from ccpulse.kafka import topic_for_type
+    from ccpulse.recompute import fold_all, plan
+
+    worker = Worker(servers, engine, workdir)  # only for a fresh set of topics
+    worker.topics()
+    items = [(topic_for_type(worker.settings, e["type"]), (e.get("contact_id") or e["agent_id"]).encode(),
+              orjson.dumps(e)) for e in events]
+    asyncio.run(_produce(servers, items))
+    the_plan = asyncio.run(plan(worker.settings, servers))
+    started = time.monotonic()
+    folded = fold_all(worker.settings, the_plan, processes, lambda read, seconds: None)
+    seconds = time.monotonic() - started
+    if folded.read != len(items):
+        return None, _rss_mb(), f"read {folded.read} of {len(items)} events"
+    return len(items) / seconds, _rss_mb(), ""
+
+
 # ---- end-to-end latency --------------------------------------------------------------------------
 def _latency(servers: str, engine: str, rate: int, seconds: float, workdir: Path) -> dict[str, float] | str:
     """Produce contact.queued events at ``rate``/s (event time = now); time until each contact's row
@@ -474,6 +495,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                     name = f"ccpulse worker x{count}"
                     _progress(f"round {round_no}/{args.rounds}: {name} ({len(mixed):,} events, full topology)")
                     lines.setdefault(name, Line(name)).record(*_worker_rate(servers, engine, mixed, count, workdir))
+                for count in (1, 2):
+                    name = f"ccpulse recompute x{count}"
+                    _progress(f"round {round_no}/{args.rounds}: {name} ({len(mixed):,} events, read and fold)")
+                    lines.setdefault(name, Line(name)).record(*_recompute_rate(servers, engine, mixed, count, workdir))
         if "latency" in only:
             for rate in (1000, 5000):
                 _progress(f"end-to-end latency at {rate:,} events/s…")

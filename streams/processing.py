@@ -401,28 +401,37 @@ class ContactProcessor(_Processor):
         for late surveys; the state is deleted.
         """
         lateness, keep = self.settings.lateness_seconds, self.settings.contact_retention_seconds
-        by_partition = {ev.message.partition: ev for ev in events}
-        for partition, ev in by_partition.items():
+        due: dict[int, tuple[float, faust.EventT]] = {}  # partition -> (mark, an event of it)
+        for partition, ev in {ev.message.partition: ev for ev in events}.items():
             with _writing_for(ev):
                 mark = self.judging_mark(partition)
-            if mark - self._swept_at.get(partition, 0.0) < 60:
+            if mark - self._swept_at.get(partition, 0.0) >= 60:
+                self._swept_at[partition] = mark
+                due[partition] = (mark, ev)
+        if not due:
+            return
+        settled: list[tuple[str, dict[str, Any], faust.EventT]] = []
+        expired: list[tuple[str, faust.EventT]] = []
+        for cid, state in list(self.contacts.items()):  # one pass for every partition due
+            if state.get("p") not in due:
                 continue
-            self._swept_at[partition] = mark
-            for cid, state in list(self.contacts.items()):
-                if state.get("p") != partition:
-                    continue
-                last = state.get("last_t", 0.0)
-                if mark >= last + lateness and not state.get("settled"):
-                    state = dict(state)
-                    await self._settle(cid, state, fold_contact(cid, state["events"], self.sla).anomalies)
-                    await self.settle_outbox()
-                    with _writing_for(ev):
-                        self.contacts[cid] = state
-                if mark >= last + keep:
-                    with _writing_for(ev):
-                        del self.contacts[cid]
-                    self.readmodel.upsert(contact_row_key(cid), "contact", None)
-                    self.readmodel.upsert(recent_row_key(cid), "recent", None)
+            mark, ev = due[state["p"]]
+            last = state.get("last_t", 0.0)
+            if mark >= last + lateness and not state.get("settled"):
+                state = dict(state)
+                await self._settle(cid, state, fold_contact(cid, state["events"], self.sla).anomalies)
+                settled.append((cid, state, ev))
+            if mark >= last + keep:
+                expired.append((cid, ev))
+        await self.settle_outbox()  # the dead letters first, then the states that say they were sent
+        for cid, state, ev in settled:
+            with _writing_for(ev):
+                self.contacts[cid] = state
+        for cid, ev in expired:
+            with _writing_for(ev):
+                del self.contacts[cid]
+            self.readmodel.upsert(contact_row_key(cid), "contact", None)
+            self.readmodel.upsert(recent_row_key(cid), "recent", None)
 
     def judging_mark(self, partition: int, marks: dict[str, float] | None = None) -> float:
         """The watermark ``partition``'s contacts settle and expire by (``marks``: this batch's, first).
@@ -561,7 +570,11 @@ class CustomerProcessor(_Processor):
         return None if None in marks else min(marks)  # type: ignore[type-var]
 
     async def process(self, events: Sequence[faust.EventT]) -> None:
+        # One round trip per batch: the batch's deltas are sent and acknowledged, then each customer
+        # it touched is written once (effects before state).
         window = self.settings.fcr_window_seconds
+        states: dict[str, dict[str, Any]] = {}
+        writer: dict[str, faust.EventT] = {}
         for ev in events:
             try:
                 customer = ev.message.key.decode()
@@ -569,8 +582,10 @@ class CustomerProcessor(_Processor):
                 mark, partition = record.pop("w", None), record.pop("wp", None)
                 if mark is not None and partition is not None:
                     self._marks[partition] = max(self._marks.get(partition, 0.0), mark)
-                with _writing_for(ev):
-                    old = self.customers.get(customer) or {"contacts": {}, "contrib": {}}
+                old = states.get(customer)
+                if old is None:
+                    with _writing_for(ev):
+                        old = self.customers.get(customer) or {"contacts": {}, "contrib": {}}
                 # Each fact is the contact's record as of ``n`` events; a record not newer than the one
                 # kept (a redelivery, or one the contact side re-sent after a crash) is ignored: folding
                 # an older one back in would take counts back that the next record adds again.
@@ -588,12 +603,19 @@ class CustomerProcessor(_Processor):
             horizon = self.horizon()
             kept = contacts if horizon is None else prune_customer(contacts, horizon - window - self.settings.lateness_seconds, window)
             versions = {cid: v for cid, v in {**versions, record["contact_id"]: version or 0}.items() if cid in kept}
-            await self.settle_outbox()
-            with _writing_for(ev):
-                # Pruned contacts' counts are final and already sent: stop tracking them.
-                self.customers[customer] = {"contacts": kept, "versions": versions,
-                                            "contrib": customer_contributions(kept, window, self.settings.sla_clock)}
+            # Pruned contacts' counts are final and already sent: stop tracking them.
+            states[customer] = {"contacts": kept, "versions": versions,
+                                "contrib": new_contrib if len(kept) == len(contacts) else customer_contributions(kept, window, self.settings.sla_clock)}
+            writer[customer] = ev
         await self.settle_outbox()
+        _write_states(self.customers, states, writer)
+
+
+def _own_copy(bucket: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A stored bucket to change without changing the table's value in place (``apply_delta`` does)."""
+    if bucket is None:
+        return None
+    return {**bucket, "c": dict(bucket["c"]), "hwm": dict(bucket["hwm"]), "tops": list(bucket["tops"])}
 
 
 class IntervalProcessor(_Processor):
@@ -617,27 +639,34 @@ class IntervalProcessor(_Processor):
         })
 
     async def process(self, events: Sequence[faust.EventT]) -> None:
+        # Each bucket a batch touches is written (and published) once, after the batch's dead letters
+        # are acknowledged: one changelog message per bucket and batch, not per delta.
+        states: dict[str, dict[str, Any]] = {}
+        writer: dict[str, faust.EventT] = {}
         for ev in events:
             try:
                 key = ev.message.key.decode()
                 fact = orjson.loads(ev.message.value)
-                with _writing_for(ev):
-                    stored = self.buckets.get(key)
-                bucket, _ = apply_delta(stored, fact["d"], fact["s"], (fact["o"], fact["i"]))
+                bucket = states.get(key)
+                if bucket is None:
+                    with _writing_for(ev):
+                        bucket = _own_copy(self.buckets.get(key))
+                bucket, _ = apply_delta(bucket, fact["d"], fact["s"], (fact["o"], fact["i"]))
             except Exception as exc:  # only ccpulse writes this topic, but never stop the stream
                 log.exception("cannot apply interval fact %s@%s", ev.message.partition, ev.message.offset)
                 await self.reject(ev, "processing_error", f"{type(exc).__name__}: {exc}"[:500])
                 continue
             partition = ev.message.partition
             bucket["p"] = partition
-            with _writing_for(ev):
-                # Also when not applied (a redelivery): after a crash the local rocksdict state can
-                # be ahead of the changelog, which must get this bucket before the offset is committed.
-                self.buckets[key] = bucket
-            self.publish(key, bucket)
+            # Written also when not applied (a redelivery): after a crash the local rocksdict state can
+            # be ahead of the changelog, which must get this bucket before the offset is committed.
+            states[key], writer[key] = bucket, ev
             start = int(key.rsplit("|", 1)[1])
             self._newest[partition] = max(self._newest.get(partition, 0), start)
         await self.settle_outbox()
+        _write_states(self.buckets, states, writer)
+        for key, bucket in states.items():
+            self.publish(key, bucket)
         self.prune(events)
         await self.send_final_rows()
 

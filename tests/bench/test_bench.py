@@ -21,10 +21,11 @@ def test_quick_bench_prints_the_table_with_every_line() -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     table = {m.group(1): m.group(2) for m in re.finditer(r"^\| ([^|]+?) \| ([^|]+?) \|", done.stdout, re.M)}
     for line in ("raw-aiokafka", "raw-confluent", "faust-noop", "quix", "bytewax", "pathway",
-                 "ccpulse worker x1", "ccpulse worker x2"):
+                 "ccpulse worker x1", "ccpulse worker x2", "ccpulse recompute x1", "ccpulse recompute x2"):
         assert line in table, (line, done.stdout)
     # The ceiling, the Faust floor and ccpulse itself counted every event (a rate is only given then).
-    for line in ("raw-aiokafka", "faust-noop", "ccpulse worker x1", "ccpulse worker x2"):
+    for line in ("raw-aiokafka", "faust-noop", "ccpulse worker x1", "ccpulse worker x2",
+                 "ccpulse recompute x1", "ccpulse recompute x2"):
         assert re.fullmatch(r"[\d,]+", table[line]), (line, done.stdout)
     # A peer without a rate says why (not installed here, or what went wrong).
     for line in ("raw-confluent", "quix", "bytewax", "pathway"):
