@@ -10,7 +10,9 @@ every line once per round, round-robin, and prints medians, spread and peak RSS:
 - ccpulse worker: events/s through the full topology, 1 and 2 workers;
 - end-to-end latency: event produced -> its row in the read model (what the API serves),
   p50/p95/p99 at a steady 1,000 and 5,000 events/s;
-- scale: API p99 and ``/metrics`` scrape time over a read model of N agents x M queues x D days.
+- scale: API p99 and ``/metrics`` scrape time over a read model of N agents x M queues x D days;
+- recovery: restart-to-ready of a worker that processed the events, on its rocksdict state directory
+  and on a deleted one (recovery from the changelog topics alone).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -47,7 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bootstrap", default=None, help="use this running Kafka instead of starting one")
     parser.add_argument("--events", type=int, default=200_000, help="pre-produced events per line (default 200,000)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; every line runs once per round (default 3)")
-    parser.add_argument("--only", default=None, help="comma-separated subset: peers,worker,latency,scale,api")
+    parser.add_argument("--only", default=None, help="comma-separated subset: peers,worker,latency,scale,api,recovery")
+    parser.add_argument("--recovery-events", type=int, default=None,
+                        help="events the worker processes before the recovery line restarts it (default: --events)")
     parser.add_argument("--scale", default="10000x500x8", help="agents x queues x days for the scale line")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 5,000 events, 1 round, small scale")
 
@@ -140,7 +145,7 @@ def _run_line(name: str, servers: str, topic: str, n: int, expected: Counter, ti
 class Worker:
     """ccpulse worker processes on a fresh topic prefix and consumer group."""
 
-    def __init__(self, servers: str, engine: str, workdir: Path) -> None:
+    def __init__(self, servers: str, engine: str, workdir: Path, store: str | None = None) -> None:
         self.servers = servers
         self.prefix = f"bench-{uuid.uuid4().hex[:8]}"
         self.workdir = workdir
@@ -152,6 +157,8 @@ class Worker:
                     **{f"CCPULSE_TOPICS__{k.upper()}": v for k, v in self.settings.topics.model_dump().items()}}
         if engine == "embedded":
             self.env["CCPULSE_RECOVERY_CONSISTENCY_CHECK"] = "false"
+        if store:
+            self.env["CCPULSE_STORE"] = store
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def topics(self) -> None:
@@ -159,9 +166,12 @@ class Worker:
 
         asyncio.run(ensure_topics(self.settings, self.servers))
 
+    def data_dir(self, index: int) -> Path:
+        return self.workdir / f"{self.prefix}-w{index}"
+
     def start(self, count: int = 1) -> None:
         for i in range(count):
-            env = {**self.env, "CCPULSE_DATA_DIR": str(self.workdir / f"{self.prefix}-w{i}")}
+            env = {**self.env, "CCPULSE_DATA_DIR": str(self.data_dir(i))}
             log = open(self.workdir / f"{self.prefix}-w{i}.log", "ab")
             self.procs.append(subprocess.Popen([sys.executable, "-m", "ccpulse", "worker"], env=env,
                                                stdout=log, stderr=subprocess.STDOUT))
@@ -174,6 +184,31 @@ class Worker:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        self.procs = []
+
+    def produce(self, events: list[dict[str, Any]]) -> int:
+        from ccpulse.kafka import topic_for_type
+
+        items = [(topic_for_type(self.settings, e["type"]), (e.get("contact_id") or e["agent_id"]).encode(),
+                  orjson.dumps(e)) for e in events]
+        asyncio.run(_produce(self.servers, items))
+        return len(items)
+
+    def wait_committed(self, n: int, timeout: float) -> tuple[float, int] | str:
+        """Wait until the group has committed ``n`` input events: (monotonic time of the first commit
+        seen, events committed then), or why not."""
+        first: tuple[float, int] | None = None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(p.poll() is not None for p in self.procs):
+                return "a worker exited: see " + str(self.workdir)
+            done = asyncio.run(self.committed())
+            if done and first is None:
+                first = (time.monotonic(), done)
+            if done >= n and first is not None:
+                return first
+            time.sleep(0.2)
+        return f"timed out: {asyncio.run(self.committed())} of {n} events committed"
 
     def rss_mb(self) -> float:
         total = 0
@@ -206,30 +241,49 @@ class Worker:
 
 
 def _worker_rate(servers: str, engine: str, events: list[dict[str, Any]], workers: int, workdir: Path) -> tuple[float | None, float, str]:
-    from ccpulse.kafka import topic_for_type
-
     worker = Worker(servers, engine, workdir)
     worker.topics()
-    items = [(topic_for_type(worker.settings, e["type"]), (e.get("contact_id") or e["agent_id"]).encode(),
-              orjson.dumps(e)) for e in events]
-    asyncio.run(_produce(servers, items))
-    n = len(items)
+    n = worker.produce(events)
     worker.start(workers)
     try:
-        first: tuple[float, int] | None = None
-        deadline = time.monotonic() + max(300.0, n / 20)  # slower than 20 events/s is a failure
-        while time.monotonic() < deadline:
-            if any(p.poll() is not None for p in worker.procs):
-                return None, 0.0, "a worker exited: see " + str(workdir)
-            done = asyncio.run(worker.committed())
-            now = time.monotonic()
-            if done and first is None:
-                first = (now, done)
-            if done >= n and first is not None:
-                seconds = now - first[0]
-                return ((n - first[1]) / seconds if seconds > 0 else None), worker.rss_mb(), ""
-            time.sleep(0.2)
-        return None, worker.rss_mb(), f"timed out: {asyncio.run(worker.committed())} of {n} events committed"
+        result = worker.wait_committed(n, timeout=max(300.0, n / 20))  # slower than 20 events/s is a failure
+        if isinstance(result, str):
+            return None, worker.rss_mb(), result
+        seconds = time.monotonic() - result[0]
+        return ((n - result[1]) / seconds if seconds > 0 else None), worker.rss_mb(), ""
+    finally:
+        worker.stop()
+
+
+def _recovery(servers: str, engine: str, events: list[dict[str, Any]], workdir: Path) -> dict[str, Any] | str:
+    """A rocksdict worker processes ``events`` and is stopped; then restart-to-ready: the seconds from
+    starting a new worker until it has processed (and committed) one event produced as it starts —
+    on the old state directory, then on a deleted one (the tables rebuilt from the changelogs alone)."""
+    worker = Worker(servers, engine, workdir, store="rocksdict://")
+    worker.topics()
+    n = worker.produce(events)
+    worker.start(1)
+    started = time.monotonic()
+    try:
+        result = worker.wait_committed(n, timeout=max(300.0, n / 20))
+        if isinstance(result, str):
+            return result
+        out: dict[str, Any] = {"events": n, "processing_s": time.monotonic() - started}
+        worker.stop()
+        for label, wipe in (("state directory kept", False), ("changelog only", True)):
+            if wipe:
+                shutil.rmtree(worker.data_dir(0), ignore_errors=True)
+            n += 1
+            began = time.monotonic()
+            worker.start(1)
+            worker.produce([_probe_event(f"probe-{uuid.uuid4().hex[:8]}")])
+            result = worker.wait_committed(n, timeout=600)
+            if isinstance(result, str):
+                return f"{label}: {result}"
+            out[label] = time.monotonic() - began
+            out[f"{label} rss_mb"] = worker.rss_mb()
+            worker.stop()
+        return out
     finally:
         worker.stop()
 
@@ -238,21 +292,18 @@ def _recompute_rate(servers: str, engine: str, events: list[dict[str, Any]], pro
                     workdir: Path) -> tuple[float | None, float, str]:
     """``ccpulse recompute``'s read-and-fold over the same mixed events (the pure core, ``processes``
     processes), timed from the start of reading to the folded result; no rate unless it read them all."""
-    from ccpulse.kafka import topic_for_type
     from ccpulse.recompute import fold_all, plan
 
     worker = Worker(servers, engine, workdir)  # only for a fresh set of topics
     worker.topics()
-    items = [(topic_for_type(worker.settings, e["type"]), (e.get("contact_id") or e["agent_id"]).encode(),
-              orjson.dumps(e)) for e in events]
-    asyncio.run(_produce(servers, items))
+    n = worker.produce(events)
     the_plan = asyncio.run(plan(worker.settings, servers))
     started = time.monotonic()
     folded = fold_all(worker.settings, the_plan, processes, lambda read, seconds: None)
     seconds = time.monotonic() - started
-    if folded.read != len(items):
-        return None, _rss_mb(), f"read {folded.read} of {len(items)} events"
-    return len(items) / seconds, _rss_mb(), ""
+    if folded.read != n:
+        return None, _rss_mb(), f"read {folded.read} of {n} events"
+    return n / seconds, _rss_mb(), ""
 
 
 # ---- end-to-end latency --------------------------------------------------------------------------
@@ -328,11 +379,15 @@ def _latency(servers: str, engine: str, rate: int, seconds: float, workdir: Path
     return {"p50": q[49], "p95": q[94], "p99": q[98], "events": len(latencies)}
 
 
+def _probe_event(contact: str) -> dict[str, Any]:
+    """A contact entering a queue now (after any simulated data)."""
+    return {"event_id": f"{contact}-q", "type": "contact.queued", "occurred_at": datetime.now(timezone.utc).isoformat(),
+            "contact_id": contact, "channel": "voice", "queue_id": "bench"}
+
+
 async def _queued(producer: Any, worker: Worker, contact: str, wait: bool = True) -> None:
-    event = {"event_id": f"{contact}-q", "type": "contact.queued", "occurred_at": datetime.now(timezone.utc).isoformat(),
-             "contact_id": contact, "channel": "voice", "queue_id": "bench"}
     send = producer.send_and_wait if wait else producer.send
-    await send(worker.settings.topics.contact_events, orjson.dumps(event), key=contact.encode())
+    await send(worker.settings.topics.contact_events, orjson.dumps(_probe_event(contact)), key=contact.encode())
 
 
 # ---- scale ---------------------------------------------------------------------------------------
@@ -408,12 +463,11 @@ def _api_load(servers: str, engine: str, workdir: Path, seconds: float) -> dict[
     and 8 back-to-back REST readers on loopback (bench/api_load.py)."""
     from bench.api_load import run as load
     from ccpulse.broker import free_port, wait_for_port
-    from ccpulse.kafka import topic_for_type
+
     worker = Worker(servers, engine, workdir)
     worker.topics()
     events = bench_events(5_000, contacts_only=False)
-    asyncio.run(_produce(servers, [(topic_for_type(worker.settings, e["type"]),
-                                    (e.get("contact_id") or e["agent_id"]).encode(), orjson.dumps(e)) for e in events]))
+    worker.produce(events)
     worker.start(1)
     port = free_port()
     env = {**worker.env, "CCPULSE_API_PORT": str(port), "CCPULSE_AUTH_ENABLED": "false"}
@@ -449,7 +503,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     quiet_kafka_logs(settings)
     if args.quick:
         args.events, args.rounds, args.scale = min(args.events, 5000), 1, "200x20x2"
-    only = set((args.only or "peers,worker,latency,scale,api").split(","))
+    only = set((args.only or "peers,worker,latency,scale,api,recovery").split(","))
     broker: Any = None
     engine = args.broker
     if args.bootstrap:
@@ -510,6 +564,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if "api" in only:
             _progress("API load: 200 SSE clients + 8 REST readers…")
             extra["api"] = _api_load(servers, engine, workdir, 5 if args.quick else 20)
+        if "recovery" in only:
+            count = args.recovery_events or args.events
+            _progress(f"recovery: a rocksdict worker processes {count:,} events, then restarts…")
+            extra["recovery"] = _recovery(servers, engine, bench_events(count, contacts_only=False), workdir)
     except KeyboardInterrupt:
         print(_table(lines, extra, engine, args))  # what was measured so far
         print("ccpulse bench: interrupted", file=sys.stderr)
@@ -562,4 +620,13 @@ def _table(lines: dict[str, Line], extra: dict[str, Any], engine: str, args: arg
                        f"p99 {a['rest_p99_ms']} ms; {a['errors']} errors; {a['sse_lost']} SSE clients lost "
                        f"(fewest snapshots per client: {a['sse_snapshots_min']}); API RSS {a['rss_before_mb']} -> "
                        f"{a['rss_after_mb']} MB")
+    if "recovery" in extra:
+        r = extra["recovery"]
+        if isinstance(r, str):
+            out.append(f"\nrecovery: {r}")
+        else:
+            out.append(f"\nrecovery after {r['events']:,} processed events (rocksdict store; processed in "
+                       f"{r['processing_s']:.0f} s): restart-to-ready {r['state directory kept']:.1f} s on the state "
+                       f"directory ({r['state directory kept rss_mb']:.0f} MB RSS), {r['changelog only']:.1f} s from the "
+                       f"changelogs alone ({r['changelog only rss_mb']:.0f} MB RSS)")
     return "\n".join(out)

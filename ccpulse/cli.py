@@ -99,6 +99,10 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
     level = args.loglevel or {"warning": "warn"}.get(settings.log_level, settings.log_level)
     worker = faust.Worker(app, loglevel=level, quiet=True)
+    # Faust's terminal spinner sets the root logger to DEBUG (to spin on every record) when the level
+    # is warn or above: every debug call of Faust and aiokafka then built a LogRecord — 12 % of the
+    # worker's CPU in the profile (docs/performance.md).
+    worker.spinner = None
     worker.execute_from_commandline()
     return 0
 

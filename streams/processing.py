@@ -39,7 +39,7 @@ from streams.readmodel import (ReadModelPublisher, agent_row_key, contact_row_ke
                                retention_row_key)
 
 __all__ = ["AgentProcessor", "ContactProcessor", "CustomerProcessor", "Fanout", "IntervalProcessor", "RetentionProcessor",
-           "changelog_acknowledged", "changelog_flush", "watch_changelog"]
+           "changelog_acknowledged", "changelog_flush", "facts_message", "watch_changelog"]
 
 log = logging.getLogger("ccpulse.worker")
 
@@ -144,10 +144,21 @@ def handled_key(src: str) -> str:
 
 
 def delta_messages(delta: dict[str, dict[str, Any]], src: str, offset: int) -> list[tuple[str, bytes]]:
-    """One event's bucket deltas as (bucket key, message) pairs, numbered ``(offset, index)`` per source so
+    """One event's bucket deltas as (bucket key, entry) pairs, numbered ``(offset, index)`` per source so
     the interval side can drop redeliveries."""
     return [(bucket, orjson.dumps({"d": change, "s": src, "o": offset, "i": index}))
             for index, (bucket, change) in enumerate(sorted(delta.items()))]
+
+
+def facts_message(entries: Sequence[bytes]) -> bytes:
+    """One ``cc.interval-facts`` message: a bucket's delta entries of one batch, in processing order.
+
+    One message per bucket and batch instead of one per delta: each message costs a send and a pass
+    through Faust on the interval side, and a busy queue's bucket gets a delta from most events of a
+    batch (docs/performance.md). The entries keep their own ``(source, offset, index)``, so the
+    interval side still drops exactly the redelivered ones, and a message is applied whole or not at all.
+    """
+    return b"[" + b",".join(entries) + b"]"
 
 
 class Fanout:
@@ -172,6 +183,7 @@ class _Processor:
         self.readmodel = readmodel
         self.stats = WorkerStats()
         self.outbox: list[Any] = []  # futures of sends that must be acknowledged before table writes
+        self.queued_facts: dict[str, list[bytes]] = {}  # bucket -> this batch's delta entries, in order
         self._handled: dict[str, int | None] = {}  # source -> last offset handled, this batch's cache
 
     async def handle_each(self, events: Sequence[faust.EventT], *args: Any) -> None:
@@ -260,10 +272,16 @@ class _Processor:
         topic, _, partition = rec["src"].rpartition(":")
         await self._dead_letter(key.encode(), rec["raw"].encode(), topic, int(partition), rec["off"], reason, message, rec["id"])
 
-    async def send_deltas(self, facts: faust.TopicT, delta: dict[str, dict[str, Any]], src: str, offset: int) -> None:
-        """Send one event's bucket deltas, numbered so the interval side can drop redeliveries."""
-        for bucket, value in delta_messages(delta, src, offset):
-            self.outbox.append(await facts.send(key=bucket.encode(), value=value))
+    def queue_deltas(self, delta: dict[str, dict[str, Any]], src: str, offset: int) -> None:
+        """Queue one event's bucket deltas for this batch's messages (:meth:`send_queued_deltas`)."""
+        for bucket, entry in delta_messages(delta, src, offset):
+            self.queued_facts.setdefault(bucket, []).append(entry)
+
+    async def send_queued_deltas(self, facts: faust.TopicT) -> None:
+        """Send the batch's queued deltas, one message per bucket (:func:`facts_message`)."""
+        queued, self.queued_facts = self.queued_facts, {}
+        for bucket, entries in queued.items():
+            self.outbox.append(await facts.send(key=bucket.encode(), value=facts_message(entries)))
 
     async def settle_outbox(self) -> None:
         if self.outbox:
@@ -317,8 +335,11 @@ class ContactProcessor(_Processor):
         await changelog_flush()  # the states holding the messages are durable: now send them
         sends, self._sends = self._sends, []
         for _src, _off, kind, key, value, _owner in sends:
-            topic = self.facts if kind == "f" else self.customer_facts
-            self.outbox.append(await topic.send(key=key.encode(), value=value.encode()))
+            if kind == "f":
+                self.queued_facts.setdefault(key, []).append(value.encode())
+            else:
+                self.outbox.append(await self.customer_facts.send(key=key.encode(), value=value.encode()))
+        await self.send_queued_deltas(self.facts)
         await self.settle_outbox()
         await self.sweep(events)
 
@@ -505,6 +526,7 @@ class AgentProcessor(_Processor):
         writer: dict[str, faust.EventT] = {}
         marks: dict[str, tuple[float, faust.EventT]] = {}
         await self.handle_each(events, states, writer, marks)
+        await self.send_queued_deltas(self.facts)
         await self.settle_outbox()
         _write_states(self.agents, states, writer)
         for src, (mark, ev) in marks.items():
@@ -534,7 +556,7 @@ class AgentProcessor(_Processor):
             states[agent_id], writer[agent_id] = previous, ev
             return await self.reject(ev, "duplicate", f"event_id {event.event_id} was already received for agent {agent_id}", event.event_id)
         if status == "applied":
-            await self.send_deltas(self.facts, time_in_state_delta(agent_id, changes, event.event_id), src, msg.offset)
+            self.queue_deltas(time_in_state_delta(agent_id, changes, event.event_id), src, msg.offset)
         new_mark = max(mark, event.at)
         states[agent_id] = {**previous, "changes": prune_agent(changes, new_mark - lateness), "p": msg.partition}
         writer[agent_id] = ev
@@ -595,7 +617,7 @@ class CustomerProcessor(_Processor):
                     continue
                 contacts = {**old["contacts"], record["contact_id"]: record}
                 new_contrib = customer_contributions(contacts, window, self.settings.sla_clock)
-                await self.send_deltas(self.facts, diff_contributions(old["contrib"], new_contrib), _source(ev), ev.message.offset)
+                self.queue_deltas(diff_contributions(old["contrib"], new_contrib), _source(ev), ev.message.offset)
             except Exception as exc:  # only ccpulse writes this topic, but never stop the stream
                 log.exception("cannot apply customer fact %s@%s", ev.message.partition, ev.message.offset)
                 await self.reject(ev, "processing_error", f"{type(exc).__name__}: {exc}"[:500])
@@ -607,6 +629,7 @@ class CustomerProcessor(_Processor):
             states[customer] = {"contacts": kept, "versions": versions,
                                 "contrib": new_contrib if len(kept) == len(contacts) else customer_contributions(kept, window, self.settings.sla_clock)}
             writer[customer] = ev
+        await self.send_queued_deltas(self.facts)
         await self.settle_outbox()
         _write_states(self.customers, states, writer)
 
@@ -646,12 +669,14 @@ class IntervalProcessor(_Processor):
         for ev in events:
             try:
                 key = ev.message.key.decode()
-                fact = orjson.loads(ev.message.value)
+                entries = orjson.loads(ev.message.value)
                 bucket = states.get(key)
                 if bucket is None:
                     with _writing_for(ev):
                         bucket = _own_copy(self.buckets.get(key))
-                bucket, _ = apply_delta(bucket, fact["d"], fact["s"], (fact["o"], fact["i"]))
+                # A batch's entries for this bucket (facts_message); a single entry from before that.
+                for fact in entries if isinstance(entries, list) else [entries]:
+                    bucket, _ = apply_delta(bucket, fact["d"], fact["s"], (fact["o"], fact["i"]))
             except Exception as exc:  # only ccpulse writes this topic, but never stop the stream
                 log.exception("cannot apply interval fact %s@%s", ev.message.partition, ev.message.offset)
                 await self.reject(ev, "processing_error", f"{type(exc).__name__}: {exc}"[:500])

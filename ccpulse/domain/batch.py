@@ -101,7 +101,7 @@ class PartitionFold:
             self.sweep()
         return reason
 
-    # ---- applying deltas (send_deltas + IntervalProcessor) --------------------------------------
+    # ---- applying deltas (queue_deltas + IntervalProcessor) -------------------------------------
     def apply(self, delta: Mapping[str, Mapping[str, Any]], src: str, offset: int) -> None:
         buckets = self.buckets
         for index, (key, change) in enumerate(sorted(delta.items())):

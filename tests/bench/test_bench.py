@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 def test_quick_bench_prints_the_table_with_every_line() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CCPULSE_")}
-    done = subprocess.run([sys.executable, "-m", "ccpulse", "bench", "--quick", "--only", "peers,worker,scale"],
+    done = subprocess.run([sys.executable, "-m", "ccpulse", "bench", "--quick", "--only", "peers,worker,scale,recovery"],
                           capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     table = {m.group(1): m.group(2) for m in re.finditer(r"^\| ([^|]+?) \| ([^|]+?) \|", done.stdout, re.M)}
@@ -32,4 +32,7 @@ def test_quick_bench_prints_the_table_with_every_line() -> None:
         row = next(r for r in done.stdout.splitlines() if r.startswith(f"| {line} |"))
         assert re.fullmatch(r"[\d,]+", table[line]) or row.rstrip(" |").split("|")[-1].strip(), row
     assert "| metrics scrape |" in done.stdout
+    # The recovery line: a worker that processed the events restarted on its state and on none.
+    assert re.search(r"^recovery after 5,0\d\d processed events \(rocksdict store; processed in \d+ s\): "
+                     r"restart-to-ready [\d.]+ s on the state directory .*, [\d.]+ s from the changelogs alone", done.stdout, re.M), done.stdout
     assert re.search(r"^ccpulse bench: \d+ lines x 1 rounds on the embedded broker in \d+ s$", done.stdout, re.M)
