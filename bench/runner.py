@@ -610,23 +610,21 @@ def _table(lines: dict[str, Line], extra: dict[str, Any], engine: str, args: arg
         for key in [k for k in s if k.endswith(" p50 ms")]:
             label = key[:-7]
             out.append(f"| {label} | {s[key]:.1f} | {s[label + ' p99 ms']:.1f} |")
-    if "api" in extra:
-        a = extra["api"]
-        if isinstance(a, str):
-            out.append(f"\nAPI load: {a}")
-        else:
-            out.append(f"\nAPI load, {a['sse_clients']} SSE clients + 8 REST readers for {a['duration_s']} s: "
-                       f"{a['rest_per_second']} reads/s, p50 {a['rest_p50_ms']} ms, p95 {a['rest_p95_ms']} ms, "
-                       f"p99 {a['rest_p99_ms']} ms; {a['errors']} errors; {a['sse_lost']} SSE clients lost "
-                       f"(fewest snapshots per client: {a['sse_snapshots_min']}); API RSS {a['rss_before_mb']} -> "
-                       f"{a['rss_after_mb']} MB")
-    if "recovery" in extra:
-        r = extra["recovery"]
-        if isinstance(r, str):
-            out.append(f"\nrecovery: {r}")
-        else:
-            out.append(f"\nrecovery after {r['events']:,} processed events (rocksdict store; processed in "
-                       f"{r['processing_s']:.0f} s): restart-to-ready {r['state directory kept']:.1f} s on the state "
-                       f"directory ({r['state directory kept rss_mb']:.0f} MB RSS), {r['changelog only']:.1f} s from the "
-                       f"changelogs alone ({r['changelog only rss_mb']:.0f} MB RSS)")
+    def measured(key: str, label: str, describe: Any) -> None:
+        """One extra line: ``describe(figures)``, or the reason the part gave no figures."""
+        if key in extra:
+            value = extra[key]
+            out.append(f"\n{label}: {value}" if isinstance(value, str) else "\n" + describe(value))
+
+    measured("api", "API load", lambda a: (
+        f"API load, {a['sse_clients']} SSE clients + 8 REST readers for {a['duration_s']} s: "
+        f"{a['rest_per_second']} reads/s, p50 {a['rest_p50_ms']} ms, p95 {a['rest_p95_ms']} ms, "
+        f"p99 {a['rest_p99_ms']} ms; {a['errors']} errors; {a['sse_lost']} SSE clients lost "
+        f"(fewest snapshots per client: {a['sse_snapshots_min']}); API RSS {a['rss_before_mb']} -> "
+        f"{a['rss_after_mb']} MB"))
+    measured("recovery", "recovery", lambda r: (
+        f"recovery after {r['events']:,} processed events (rocksdict store; processed in "
+        f"{r['processing_s']:.0f} s): restart-to-ready {r['state directory kept']:.1f} s on the state "
+        f"directory ({r['state directory kept rss_mb']:.0f} MB RSS), {r['changelog only']:.1f} s from the "
+        f"changelogs alone ({r['changelog only rss_mb']:.0f} MB RSS)"))
     return "\n".join(out)
