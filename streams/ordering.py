@@ -56,9 +56,10 @@ _original_highwaters = faust_consumer.ThreadDelegateConsumer.highwaters
 
 
 @contextlib.asynccontextmanager
-async def _probe(servers: str, partitions: Sequence[TopicPartition]) -> AsyncIterator[AIOKafkaConsumer]:
-    """A consumer of its own (no group, nothing committed) assigned ``partitions``, to ask the broker."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
+async def _probe(servers: str, partitions: Sequence[TopicPartition], group: str | None = None) -> AsyncIterator[AIOKafkaConsumer]:
+    """A consumer of its own assigned ``partitions``, to ask the broker. It never commits; with a
+    ``group`` it can read that group's committed offsets (assigned by hand, it does not join it)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=servers, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(list(partitions))
@@ -106,16 +107,11 @@ async def first_offset_from(servers: str, tp: Any, offset: int, timeout: float =
 async def committed_or_first_offset(servers: str, group: str, tp: Any) -> int:
     """``group``'s committed offset of ``tp``, or the first offset the partition holds if it has none."""
     partition = TopicPartition(tp.topic, tp.partition)
-    consumer = AIOKafkaConsumer(bootstrap_servers=servers, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign([partition])  # assigned by hand: reads the group's offsets without joining it
+    async with _probe(servers, [partition], group) as consumer:
         committed = await consumer.committed(partition)
         if committed is not None and committed >= 0:
             return committed
         return (await consumer.beginning_offsets([partition]))[partition]
-    finally:
-        await consumer.stop()
 
 
 _servers: str | None = None  # set by install()

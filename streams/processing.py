@@ -175,7 +175,7 @@ class Fanout:
 
 
 class _Processor:
-    watermarks: faust.Table  # the processors of input topics (contacts, agents) have one
+    watermarks: faust.Table  # the processors of input topics (contacts, agents, customer events) have one
 
     def __init__(self, settings: Settings, deadletter: faust.TopicT, readmodel: ReadModelPublisher) -> None:
         self.settings = settings
@@ -247,14 +247,18 @@ class _Processor:
         """Was ``ev``'s message handled by an earlier batch (its effects sent, its states written)?
         So it is read again: after a restart from an older committed offset, or from the partition's
         start when nothing was committed yet. (Read once per source and batch.)"""
-        src = _source(ev)
-        if src not in self._handled:
-            self._handled[src] = self.watermarks.get(handled_key(src))
-        last = self._handled[src]
+        last = self.last_handled(_source(ev))
         return last is not None and ev.message.offset <= last
 
-    def write_handled(self, events: Sequence[faust.EventT]) -> None:
-        """Record the last offset of each source ``events`` handled (with the batch's states)."""
+    def last_handled(self, src: str) -> int | None:
+        """The last offset of ``src`` an earlier batch handled (None: none), read once per batch."""
+        if src not in self._handled:
+            self._handled[src] = self.watermarks.get(handled_key(src))
+        return self._handled[src]
+
+    def write_progress(self, events: Sequence[faust.EventT], marks: dict[str, float]) -> None:
+        """Store, with the batch's states, each source's last offset handled and its watermark
+        (``marks``: the sources whose watermark moved on in this batch)."""
         last: dict[str, faust.EventT] = {}
         for ev in events:
             src = _source(ev)
@@ -262,6 +266,8 @@ class _Processor:
                 last[src] = ev
         for src, ev in last.items():
             with _writing_for(ev):
+                if src in marks:
+                    self.watermarks[src] = marks[src]
                 key = handled_key(src)
                 if ev.message.offset > (self.watermarks.get(key) or -1):
                     self.watermarks[key] = ev.message.offset
@@ -275,7 +281,11 @@ class _Processor:
     def queue_deltas(self, delta: dict[str, dict[str, Any]], src: str, offset: int) -> None:
         """Queue one event's bucket deltas for this batch's messages (:meth:`send_queued_deltas`)."""
         for bucket, entry in delta_messages(delta, src, offset):
-            self.queued_facts.setdefault(bucket, []).append(entry)
+            self.queue_fact(bucket, entry)
+
+    def queue_fact(self, bucket: str, entry: bytes) -> None:
+        """Queue one delta entry (:func:`delta_messages`) for ``bucket``'s message of this batch."""
+        self.queued_facts.setdefault(bucket, []).append(entry)
 
     async def send_queued_deltas(self, facts: faust.TopicT) -> None:
         """Send the batch's queued deltas, one message per bucket (:func:`facts_message`)."""
@@ -327,16 +337,12 @@ class ContactProcessor(_Processor):
         await self.handle_each(events, states, writer, marks)
         await self.settle_outbox()
         _write_states(self.contacts, states, writer)
-        for src, mark in marks.items():
-            sample = next(ev for ev in events if _source(ev) == src)
-            with _writing_for(sample):
-                self.watermarks[src] = mark
-        self.write_handled(events)
+        self.write_progress(events, marks)
         await changelog_flush()  # the states holding the messages are durable: now send them
         sends, self._sends = self._sends, []
         for _src, _off, kind, key, value, _owner in sends:
             if kind == "f":
-                self.queued_facts.setdefault(key, []).append(value.encode())
+                self.queue_fact(key, value.encode())
             else:
                 self.outbox.append(await self.customer_facts.send(key=key.encode(), value=value.encode()))
         await self.send_queued_deltas(self.facts)
@@ -441,7 +447,8 @@ class ContactProcessor(_Processor):
             if mark >= last + lateness and not state.get("settled"):
                 state = dict(state)
                 await self._settle(cid, state, fold_contact(cid, state["events"], self.sla).anomalies)
-                settled.append((cid, state, ev))
+                if mark < last + keep:  # an expiring one is deleted below, not written back first
+                    settled.append((cid, state, ev))
             if mark >= last + keep:
                 expired.append((cid, ev))
         await self.settle_outbox()  # the dead letters first, then the states that say they were sent
@@ -478,7 +485,7 @@ class ContactProcessor(_Processor):
             return False
         position = self._position.get(src)
         if position is None:
-            position = self.watermarks.get(handled_key(src))
+            position = self.last_handled(src)
         return end == 0 if position is None else position + 1 >= end
 
     def _sources(self, partition: int) -> tuple[str, str]:
@@ -524,22 +531,19 @@ class AgentProcessor(_Processor):
         # only then are the agents' states and the watermarks written (effects before state).
         states: dict[str, dict[str, Any]] = {}
         writer: dict[str, faust.EventT] = {}
-        marks: dict[str, tuple[float, faust.EventT]] = {}
+        marks: dict[str, float] = {}
         await self.handle_each(events, states, writer, marks)
         await self.send_queued_deltas(self.facts)
         await self.settle_outbox()
         _write_states(self.agents, states, writer)
-        for src, (mark, ev) in marks.items():
-            with _writing_for(ev):
-                self.watermarks[src] = mark
-        self.write_handled(events)
+        self.write_progress(events, marks)
 
     async def handle(self, ev: faust.EventT, states: dict[str, dict[str, Any]], writer: dict[str, faust.EventT],
-                     marks: dict[str, tuple[float, faust.EventT]]) -> None:
+                     marks: dict[str, float]) -> None:
         msg = ev.message
         src = _source(ev)
         lateness = self.settings.lateness_seconds
-        mark = marks[src][0] if src in marks else self.watermarks.get(src, 0.0)
+        mark = marks.get(src, self.watermarks.get(src, 0.0))
         again = self.handled_before(ev)
         event = await self.accept(ev, mark, agent_topic=True, again=again)
         if not isinstance(event, AgentStateChanged):
@@ -561,7 +565,7 @@ class AgentProcessor(_Processor):
         states[agent_id] = {**previous, "changes": prune_agent(changes, new_mark - lateness), "p": msg.partition}
         writer[agent_id] = ev
         if new_mark != mark:
-            marks[src] = (new_mark, ev)
+            marks[src] = new_mark
         self.readmodel.upsert(agent_row_key(agent_id), "agent", fold_agent(agent_id, states[agent_id]["changes"]))
 
     def republish_all(self, partitions: set[int] | None = None) -> None:
@@ -771,7 +775,7 @@ class RetentionProcessor(_Processor):
         await self.handle_each(events, states, writer)
         await self.settle_outbox()  # dead letters are acknowledged before the state that skipped them
         _write_states(self.retention, states, writer)
-        self.write_handled(events)
+        self.write_progress(events, {})
 
     def _state(self, customer: str, states: dict[str, dict[str, Any]]) -> dict[str, Any]:
         return dict(states.get(customer) or self.retention.get(customer) or {"events": [], "facts": {}, "contrib": {}})
