@@ -115,6 +115,7 @@ class ReadModelStore:
         self.not_ready_reason = "starting: reading the read model"
         self.lost_data = False  # the broker came back without data this store had read
         self._last_ends: dict[TopicPartition, int] = {}
+        self._read_to: dict[TopicPartition, int] = {}  # one past the last offset read, by partition
         self._task: asyncio.Task[None] | None = None
 
     # ---- applying rows ------------------------------------------------------------------------
@@ -359,6 +360,7 @@ class ReadModelStore:
                         continue
                 batches = await consumer.getmany(timeout_ms=500, max_records=5000)
                 for tp, messages in batches.items():
+                    self._read_to[tp] = messages[-1].offset + 1 if messages else self._read_to.get(tp, 0)
                     for message in messages:
                         if tp.topic == topics.deadletter:
                             self._count_rejection(message.value)
@@ -393,9 +395,12 @@ class ReadModelStore:
             self.not_ready_reason = f"lost contact with Kafka at {self.servers}; serving the last rows read"
             await asyncio.sleep(1)
             return False
-        # End offsets never go down on a broker that keeps its log. (Comparing them with this
-        # consumer's position would not do: the embedded broker counts its end offset in batches.)
-        behind = [tp for tp in partitions if ends[tp] < self._last_ends.get(tp, 0)]
+        # End offsets never go down on a broker that keeps its log, and a partition this store has
+        # read records from is never empty again. (Comparing them with this consumer's position would
+        # not do: the embedded broker counts its end offset in batches. The second test does not
+        # depend on when the last check ran: rows read after it are covered too.)
+        behind = [tp for tp in partitions
+                  if ends[tp] < self._last_ends.get(tp, 0) or (ends[tp] == 0 and self._read_to.get(tp, 0) > 0)]
         self._last_ends.update(ends)
         if behind:
             self.ready = False

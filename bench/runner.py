@@ -41,6 +41,7 @@ from ccpulse.settings import Settings, Topics
 __all__ = ["add_arguments", "run"]
 
 START = datetime(2026, 3, 2, 0, 0, tzinfo=timezone.utc)
+RECOVERY_EVENTS = 1_000_000  # the figure: restart-to-ready after 1 M processed events
 PEERS = ("raw-aiokafka", "raw-confluent", "faust-noop", "quix", "bytewax", "pathway")
 
 
@@ -52,7 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds; every line runs once per round (default 3)")
     parser.add_argument("--only", default=None, help="comma-separated subset: peers,worker,latency,scale,api,recovery")
     parser.add_argument("--recovery-events", type=int, default=None,
-                        help="events the worker processes before the recovery line restarts it (default: --events)")
+                        help="events the worker processes before the recovery line restarts it "
+                             "(default 1,000,000; with --quick: --events)")
     parser.add_argument("--scale", default="10000x500x8", help="agents x queues x days for the scale line")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 5,000 events, 1 round, small scale")
 
@@ -565,7 +567,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             _progress("API load: 200 SSE clients + 8 REST readers…")
             extra["api"] = _api_load(servers, engine, workdir, 5 if args.quick else 20)
         if "recovery" in only:
-            count = args.recovery_events or args.events
+            count = args.recovery_events or (args.events if args.quick else RECOVERY_EVENTS)
             _progress(f"recovery: a rocksdict worker processes {count:,} events, then restarts…")
             extra["recovery"] = _recovery(servers, engine, bench_events(count, contacts_only=False), workdir)
     except KeyboardInterrupt:

@@ -21,6 +21,16 @@ same message twice in a row around a restart, so the stream alone is no proof. F
 bookkeeping is switched off (:func:`install`) so only this guard lets offsets be committed over a
 gap.
 
+A seek back only helps if Faust hands the re-read messages over. Its fetch loop drops every
+message at or below the offset it last handed to a stream, and the messages of a fetch already in
+flight when the guard seeks (they were early, and are held) move that mark past the offset sought
+back to: the re-read range was then dropped, the partition waited for an offset that never came
+again, and its later messages were held for good (a worker that stopped processing a partition
+after a restart: tests/integration/test_reliability.py, issue #9). :func:`install` therefore
+switches that drop off; the guard alone decides (a message at or below the offset due is a
+redelivery, which processing recognises). A partition still held a while after its seek is sought
+back once more.
+
 :func:`install` also makes table recovery read each changelog to its true end. Faust stops
 recovering a changelog partition at the end offset the broker lists; the embedded Tansu broker
 lists the start of the partition's last *batch* plus one (five records produced in one batch leave
@@ -52,6 +62,28 @@ async def _no_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
     """Faust's fetch loop calls this when it jumps over offsets: do not count them as done."""
 
 
+class _NoReadOffsets(dict):  # type: ignore[type-arg]
+    """Faust's ``Consumer._read_offset`` that never remembers: its fetch loop then drops no message
+    as already read (the guard decides; see the module docstring) and sees no gap."""
+
+    def __getitem__(self, tp: Any) -> None:
+        return None
+
+    def __setitem__(self, tp: Any, offset: Any) -> None:
+        pass
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+_original_consumer_init = faust_consumer.Consumer.__init__
+
+
+def _consumer_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    _original_consumer_init(self, *args, **kwargs)
+    self._read_offset = _NoReadOffsets()
+
+
 _original_highwaters = faust_consumer.ThreadDelegateConsumer.highwaters
 
 
@@ -60,11 +92,11 @@ async def _probe(servers: str, partitions: Sequence[TopicPartition], group: str 
     """A consumer of its own assigned ``partitions``, to ask the broker. It never commits; with a
     ``group`` it can read that group's committed offsets (assigned by hand, it does not join it)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=servers, group_id=group, enable_auto_commit=False)
-    await consumer.start()
     try:
+        await consumer.start()
         consumer.assign(list(partitions))
         yield consumer
-    finally:
+    finally:  # also when start() failed: an unreachable broker must not leave a consumer open
         await consumer.stop()
 
 
@@ -118,11 +150,13 @@ _servers: str | None = None  # set by install()
 
 
 def install(servers: str) -> None:
-    """Switch off Faust's gap bookkeeping and make recovery read changelogs to their true end
-    (see the module docstring). ``servers``: Kafka bootstrap servers. Idempotent."""
+    """Switch off Faust's gap bookkeeping and its dropping of messages it thinks already read, and
+    make recovery read changelogs to their true end (see the module docstring). ``servers``: Kafka
+    bootstrap servers. Idempotent; consumers created afterwards are affected."""
     global _servers
     _servers = servers
     faust_consumer.Consumer._add_gap = _no_gap  # type: ignore[method-assign]
+    faust_consumer.Consumer.__init__ = _consumer_init  # type: ignore[method-assign]
 
     async def highwaters(self: Any, *partitions: Any) -> Mapping[Any, int]:
         ends = await _original_highwaters(self, *partitions)
@@ -142,12 +176,15 @@ class InputOrder:
         self.app = app
         self.due: dict[Any, int] = {}  # tp -> next offset to process
         self.reread: dict[Any, tuple[int, int]] = {}  # tp -> (offset sought back to, offset that was early)
+        self.sought: dict[Any, float] = {}  # tp -> when it was last sought back (time.monotonic())
+        self.reseek_after = 5.0  # seconds a partition may stay held after a seek before it is sought again
 
     def forget(self, tps: Any) -> None:
         """Partitions revoked in a rebalance: whoever owns them next starts from the committed offset."""
         for tp in tps:
             self.due.pop(tp, None)
             self.reread.pop(tp, None)
+            self.sought.pop(tp, None)
 
     async def _start(self, tp: Any) -> int | None:
         """Where ``tp`` continues: the group's committed offset, or the partition's first offset when
@@ -196,7 +233,7 @@ class InputOrder:
                     continue
                 log.warning("%s[%s]: offset %d was skipped again (the broker has offset %s there); reading again from %d",
                             tp.topic, tp.partition, due, first, due)
-                await self.app.consumer.seek_wait({tp: due})
+                await self._seek(tp, due)
                 held.add(tp)
                 self._hold(ev)
                 continue
@@ -204,10 +241,18 @@ class InputOrder:
                 log.warning("%s[%s]: the consumer delivered offset %d while %d is due; reading again from %d",
                             tp.topic, tp.partition, offset, due, due)
                 self.reread[tp] = (due, offset)
-                await self.app.consumer.seek_wait({tp: due})
+                await self._seek(tp, due)
+            elif time.monotonic() - self.sought.get(tp, 0.0) > self.reseek_after:
+                log.warning("%s[%s]: offset %d still not delivered %.0f s after reading again from it; seeking again",
+                            tp.topic, tp.partition, due, self.reseek_after)
+                await self._seek(tp, due)
             held.add(tp)
             self._hold(ev)
         return admitted
+
+    async def _seek(self, tp: Any, offset: int) -> None:
+        self.sought[tp] = time.monotonic()
+        await self.app.consumer.seek_wait({tp: offset})
 
     async def _first_offset_from(self, tp: Any, offset: int) -> int | None:
         if _servers is None:

@@ -190,8 +190,9 @@ def test_worker_killed_three_times_durable_store(stack_factory, broker) -> None:
     want = clean(stack_factory, broker)
     stack = stack_factory(durable_env(broker)).start(workers=1)
     crash_run(stack, random.Random(SEED + 1), plan=[False, True, False])
-    assert any((stack.workdir / "worker0" / "faust").rglob("*.db")), "rocksdict wrote no local state"
     converged_figures(stack, want)
+    # (Checked once the last worker has processed: a busy machine can kill one before it opened its store.)
+    assert any((stack.workdir / "worker0" / "faust").rglob("*.db")), "rocksdict wrote no local state"
 
 
 # ---- 2. duplicates and disorder ------------------------------------------------------------------

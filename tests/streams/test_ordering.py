@@ -1,0 +1,128 @@
+"""The input-order guard (streams/ordering.py): which messages a batch admits, and when it seeks back.
+
+The guard is logic over Faust's consumer; here it runs against a stand-in that records the seeks
+(the worker's behaviour on a real broker is covered by tests/integration/test_reliability.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import faust
+import pytest
+from faust.transport import consumer as faust_consumer
+
+from streams import ordering
+from streams.ordering import InputOrder
+
+TP = faust.types.TP("cc.contact-events", 0)
+OTHER = faust.types.TP("cc.contact-events", 1)
+
+
+@dataclass
+class Consumer:
+    committed: dict[Any, int]
+    seeks: list[tuple[Any, int]] = field(default_factory=list)
+
+    @property
+    def _committed_offset(self) -> dict[Any, int]:
+        return self.committed
+
+    async def seek_wait(self, partitions: dict[Any, int]) -> None:
+        self.seeks += list(partitions.items())
+
+
+def guard(committed: dict[Any, int]) -> tuple[InputOrder, Consumer]:
+    consumer = Consumer(committed)
+    return InputOrder(SimpleNamespace(consumer=consumer, conf=SimpleNamespace(id="test"))), consumer  # type: ignore[arg-type]
+
+
+def events(tp: Any, *offsets: int) -> list[Any]:
+    return [SimpleNamespace(message=SimpleNamespace(tp=tp, offset=o, acked=False)) for o in offsets]
+
+
+def admit(order: InputOrder, batch: list[Any]) -> list[int]:
+    return [ev.message.offset for ev in asyncio.run(order.admit(batch))]
+
+
+def test_in_order_messages_are_admitted_from_the_committed_offset() -> None:
+    order, consumer = guard({TP: 10})
+    assert admit(order, events(TP, 10, 11, 12)) == [10, 11, 12]
+    assert consumer.seeks == [] and order.due[TP] == 13
+
+
+def test_an_early_message_is_held_unacknowledged_and_its_partition_read_again() -> None:
+    order, consumer = guard({TP: 10, OTHER: 5})
+    batch = events(TP, 14, 15) + events(OTHER, 5)
+    assert admit(order, batch) == [5]  # the other partition goes on
+    assert consumer.seeks == [(TP, 10)]
+    assert [ev.message.acked for ev in batch[:2]] == [True, True]  # Faust's ack() is a no-op for them
+    # The rest of the fetch that was in flight when the guard sought: held, no second seek.
+    assert admit(order, events(TP, 16, 17)) == []
+    assert consumer.seeks == [(TP, 10)]
+    # The re-read arrives (and the early messages again): processed in order.
+    assert admit(order, events(TP, 10, 11, 12, 13, 14, 15, 16, 17)) == [10, 11, 12, 13, 14, 15, 16, 17]
+    assert TP not in order.reread
+
+
+def test_a_partition_still_held_after_its_seek_is_sought_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    order, consumer = guard({TP: 10})
+    assert admit(order, events(TP, 14)) == []
+    assert admit(order, events(TP, 15)) == []
+    assert consumer.seeks == [(TP, 10)]
+    order.sought[TP] -= order.reseek_after + 1  # as if that seek were older than reseek_after
+    assert admit(order, events(TP, 16)) == []
+    assert consumer.seeks == [(TP, 10), (TP, 10)]
+
+
+def test_a_range_the_broker_does_not_hold_is_a_real_gap(monkeypatch: pytest.MonkeyPatch) -> None:
+    order, consumer = guard({TP: 10})
+    gaps: list[tuple[int, int]] = []
+
+    async def first_offset_from(tp: Any, offset: int) -> int:
+        return 14  # e.g. a transactional producer's commit markers at 10..13
+
+    async def add_gap(consumer: Any, tp: Any, start: int, end: int) -> None:
+        gaps.append((start, end))
+
+    monkeypatch.setattr(order, "_first_offset_from", first_offset_from)
+    monkeypatch.setattr(ordering, "_original_add_gap", add_gap)
+    assert admit(order, events(TP, 14)) == []
+    assert admit(order, events(TP, 14, 15)) == [14, 15]  # the re-read starts at 14 again
+    assert gaps == [(10, 14)] and order.due[TP] == 16
+
+
+def test_the_same_skip_with_messages_on_the_broker_reads_again() -> None:
+    order, consumer = guard({TP: 10})
+
+    async def first_offset_from(tp: Any, offset: int) -> int:
+        return 10
+
+    order._first_offset_from = first_offset_from  # type: ignore[method-assign]
+    assert admit(order, events(TP, 14)) == []
+    assert admit(order, events(TP, 14)) == []
+    assert consumer.seeks == [(TP, 10), (TP, 10)]
+
+
+def test_redeliveries_below_the_offset_due_are_admitted_for_processing_to_recognise() -> None:
+    order, _ = guard({TP: 10})
+    assert admit(order, events(TP, 10, 11)) == [10, 11]
+    assert admit(order, events(TP, 10, 11, 12)) == [10, 11, 12]
+    assert order.due[TP] == 13
+
+
+def test_faust_consumers_drop_nothing_as_already_read_once_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Faust's fetch loop drops a message at or below its last read offset; after a seek back that
+    mark could be past the offset sought to (issue #9). Installed, the mark never holds an offset."""
+    for cls, name in ((faust_consumer.Consumer, "__init__"), (faust_consumer.Consumer, "_add_gap"),
+                      (faust_consumer.ThreadDelegateConsumer, "highwaters"), (ordering, "_servers")):
+        monkeypatch.setattr(cls, name, getattr(cls, name))  # put back after the test
+    ordering.install("127.0.0.1:9")
+    app = faust.App("ordering-test", broker="kafka://127.0.0.1:9")
+    consumer = app.consumer
+    consumer._read_offset[TP] = 40
+    consumer._read_offset.update({OTHER: 7})
+    assert consumer._read_offset[TP] is None and consumer._read_offset[OTHER] is None
