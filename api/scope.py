@@ -94,6 +94,11 @@ class ScopedStore:
             out[("channel", channel)] = merged_series(series_list)
         return out
 
+    @property
+    def totals(self) -> Any:
+        """The store's running sums: read for queue series only, which are the store's own here."""
+        return self._store.totals
+
     def queue_ids(self) -> list[str]:
         return [q for q in self._store.queue_ids() if q in self._queues]
 

@@ -29,7 +29,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from ccpulse.domain.buckets import dominant_channel, merge_buckets
+from api.totals import SeriesTotals
+from ccpulse.domain.buckets import dominant_channel
 from ccpulse.domain.retention import sum_contributions
 from ccpulse.settings import Settings
 
@@ -91,6 +92,7 @@ class ReadModelStore:
         # (dimension, id) -> bucket start -> {"c": counters, "max_wait_ms": ...}: the rows served
         self.intervals: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
         self._live: dict[SeriesKey, dict[int, dict[str, Any]]] = {}  # the workers' rows
+        self.totals = SeriesTotals(settings.zone)  # running sums of ``intervals`` (api/totals.py)
         # generation -> (dimension, id, start) -> row; committed or still waiting for its marker
         self.generation_rows: dict[str, dict[tuple[str, str, int], dict[str, Any]]] = {}
         self.generation_markers: dict[str, dict[str, Any]] = {}  # every marker read (committed or not)
@@ -137,10 +139,11 @@ class ReadModelStore:
             for layer in (self._live, None if self._covered(dimension, entity, start) else self.intervals):
                 if layer is not None:
                     series = layer.setdefault((dimension, entity), {})
-                    if value is None:
-                        series.pop(start, None)
-                    else:
+                    old = series.pop(start, None) if value is None else series.get(start)
+                    if value is not None:
                         series[start] = value
+                    if layer is self.intervals:
+                        self.totals.replace((dimension, entity), start, old, value)
         elif kind == "retention":
             # Keep the sum over all customers current: take the customer's old row back, add the new one.
             old = self.retention_rows.pop(ident, None)
@@ -205,6 +208,7 @@ class ReadModelStore:
                     del series[start]
             for (dimension, entity, start), value in self.generation_rows.get(generation, {}).items():
                 served.setdefault((dimension, entity), {})[start] = value
+        self.totals.rebuild(served)  # (no await in between: a reader sees both old or both new)
         self.intervals = served  # one assignment: readers see the old rows or the new ones, never a mix
 
     def apply_alert(self, key: bytes, value: bytes | None) -> None:
@@ -258,8 +262,7 @@ class ReadModelStore:
 
     def queue_channel(self, queue_id: str) -> str:
         """The channel a queue serves, from what was offered to it (voice if unknown)."""
-        counters, _ = merge_buckets(self.intervals.get(("queue", queue_id), {}).values())
-        channel = dominant_channel(counters)
+        channel = dominant_channel(self.totals.total(("queue", queue_id)))
         if channel is None:
             channels = [row["channel"] for row in self.contacts.values() if row.get("queue_id") == queue_id]
             return channels[0] if channels else "voice"
@@ -344,6 +347,7 @@ class ReadModelStore:
             if self.ready is False and self.rows_applied:
                 # A reconnect: start over so no tombstone is missed.
                 self.contacts.clear(); self.agents.clear(); self.intervals.clear(); self.rejected.clear()
+                self.totals.rebuild({})
                 self._live.clear(); self.generation_rows.clear(); self.generation_markers.clear(); self.generations.clear()
                 self.alerts.clear(); self.workers.clear()
                 self.recent.clear(); self._recent_heap.clear()

@@ -8,7 +8,8 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ccpulse.domain.buckets import interval_figures, merge_buckets, rollup
+from api.totals import bucket_starts
+from ccpulse.domain.buckets import interval_figures, longest_wait, merge_buckets, rollup, sum_counters
 from ccpulse.domain.intervals import BUCKET_SECONDS, bucket_start, interval_end, interval_start, iso
 from ccpulse.domain.live import queue_live
 from ccpulse.domain.profiles import profile_rows
@@ -22,6 +23,7 @@ __all__ = [
     "SURVEY_FIELDS", "agent_view", "mask", "centre_live", "open_cases", "csv_text", "entity_profile", "entity_rows",
     "entity_series", "interval_rows", "merged_series", "mixed_sla",
     "queue_views", "recent_contacts", "select_queues", "series_rows", "staffing_view", "summary_view", "survey_rows", "team_agents",
+    "window_row",
 ]
 
 Series = Mapping[int, Mapping[str, Any]]  # bucket start -> {"c": counters, "max_wait_ms": ...}
@@ -116,17 +118,27 @@ def interval_rows(store: ReadModelStore, queue_id: str, granularity: str, start:
     return entity_rows(store, "queue", queue_id, granularity, start, end)
 
 
-def _current(series: Series, sla: QueueSettings, granularity: str, zone: Any, now: float) -> dict[str, Any]:
+def window_row(store: ReadModelStore, keys: Sequence[tuple[str, str]], sla: QueueSettings, granularity: str,
+               now: float) -> dict[str, Any]:
+    """The row of the interval of ``granularity`` ("15m" or "1d") holding ``now``, for the series
+    ``keys`` summed: a 15-minute bucket as it is, a day from the store's running sums
+    (api/totals.py), so that no read merges a series' whole history."""
+    zone = store.settings.zone
     start = interval_start(now, granularity, zone)
     end = interval_end(start, granularity, zone)
-    counters, max_wait = merge_buckets(b for s, b in series.items() if start <= s < end)
-    return _row(start, end, granularity, counters, max_wait, sla)
+    starts = bucket_starts(start, granularity, zone)
+    present = [b for key in keys for b in map(store.intervals.get(key, {}).get, starts) if b is not None]
+    if granularity == "1d":
+        counters = sum_counters(store.totals.day(key, int(start)) for key in keys)
+    else:
+        counters = sum_counters(b["c"] for b in present)
+    return _row(start, end, granularity, counters, longest_wait(present), sla)
 
 
 # ---- queues --------------------------------------------------------------------------------------
-def open_cases(series: Series) -> int:
-    """Cases open now: those still open among the cases opened in the retained intervals."""
-    counters, _ = merge_buckets(series.values())
+def open_cases(counters: Mapping[str, int]) -> int:
+    """Cases open now, from the counters of all retained intervals summed: those still open among
+    the cases opened in them."""
     return max(0, counters.get("cases_open", 0))
 
 
@@ -180,14 +192,13 @@ def queue_views(store: ReadModelStore, now: float | None = None, only: str | Non
     """Live state, current 15-minute interval, today's figures and staffing of every queue (or one,
     or those ``among`` a selection)."""
     now = store.event_now() if now is None else now
-    zone = store.settings.zone
     ids = [only] if only else [q for q in store.queue_ids() if among is None or q in among]
     live = queue_live(ids, store.contacts.values(), store.agents.values())
     views = []
     for queue_id in ids:
         channel = store.queue_channel(queue_id)
         sla = store.settings.queue(queue_id, channel)
-        series = store.intervals.get(("queue", queue_id), {})
+        key = ("queue", queue_id)
         state = live[queue_id]
         oldest = state.pop("oldest_queued_at")
         state.pop("queue_id", None)
@@ -201,10 +212,10 @@ def queue_views(store: ReadModelStore, now: float | None = None, only: str | Non
             "sl_formula": sla.sl_formula,
             "live": {**state, "oldest_queued_at": iso(oldest) if oldest is not None else None,
                      "longest_wait_seconds": round(max(0.0, now - oldest), 3) if oldest is not None else None,
-                     "open_cases": open_cases(series)},
-            "current_interval": _current(series, sla, "15m", zone, now),
-            "today": _current(series, sla, "1d", zone, now),
-            "staffing": staffing_view(series, sla, state["agents_staffed"], now),
+                     "open_cases": open_cases(store.totals.total(key))},
+            "current_interval": window_row(store, [key], sla, "15m", now),
+            "today": window_row(store, [key], sla, "1d", now),
+            "staffing": staffing_view(store.intervals.get(key, {}), sla, state["agents_staffed"], now),
         })
     return views
 
@@ -229,14 +240,13 @@ def summary_view(store: ReadModelStore, now: float | None = None) -> dict[str, A
     """Centre-wide live figures, current 15-minute interval and today (sums of all queues' counters,
     then the formulas), and each channel's current interval."""
     now = store.event_now() if now is None else now
-    zone = store.settings.zone
     live = centre_live(store.contacts.values(), store.agents.values())
     oldest = live.pop("oldest_queued_at")
-    queues = merged_series(series for (dimension, _), series in store.intervals.items() if dimension == "queue")
+    queues = [key for key in store.intervals if key[0] == "queue"]
     sla = mixed_sla(store.settings)
     channels = [
         {"channel": channel, "waiting": live["waiting_by_channel"].get(channel, 0),
-         "current_interval": _current(store.intervals.get(("channel", channel), {}), channel_sla, "15m", zone, now)}
+         "current_interval": window_row(store, [("channel", channel)], channel_sla, "15m", now)}
         for channel, channel_sla in store.settings.channels.items() if channel in ("voice", "chat", "email")
     ]
     return {
@@ -244,9 +254,9 @@ def summary_view(store: ReadModelStore, now: float | None = None) -> dict[str, A
         "timezone": store.settings.timezone,
         "live": {**live, "oldest_queued_at": iso(oldest) if oldest is not None else None,
                  "longest_wait_seconds": round(max(0.0, now - oldest), 3) if oldest is not None else None,
-                 "open_cases": open_cases(queues)},
-        "current_interval": _current(queues, sla, "15m", zone, now),
-        "today": _current(queues, sla, "1d", zone, now),
+                 "open_cases": open_cases(sum_counters(store.totals.total(key) for key in queues))},
+        "current_interval": window_row(store, queues, sla, "15m", now),
+        "today": window_row(store, queues, sla, "1d", now),
         "channels": channels,
     }
 

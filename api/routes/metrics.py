@@ -20,7 +20,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from api.deps import PROFILE_DEFAULT_DAYS, metrics_store
 from api.store import ReadModelStore
 from api.views import queue_views
-from ccpulse.domain.buckets import merge_buckets
 from ccpulse.domain.intervals import interval_end, interval_start
 from ccpulse.domain.profiles import PROFILE_BY, profile_rows
 from ccpulse.domain.retention import add_months, month_start, period_rows
@@ -119,7 +118,7 @@ class ReadModelCollector:
             target.add_metric([q], view["sl_target"])
             limit.add_metric([q], store.settings.queue(q, view["channel"]).abandon_rate_limit)
             series = store.intervals.get(("queue", q), {})
-            today, _ = merge_buckets(b for s, b in series.items() if day_start <= s < day_end)
+            today = store.totals.day(("queue", q), int(day_start))  # running sums (api/totals.py)
             for name, measure, _ in _CONTACT_COUNTERS:
                 counters[name].add_metric([q], self.monotonic((name, q), day_start, today.get(measure, 0)))
             wait.add_metric([q], self.monotonic(("wait", q), day_start, today.get("wait_answered_ms", 0) / 1000.0))

@@ -21,7 +21,8 @@ from ccpulse.domain.contact import TOP_PREFIX
 from ccpulse.domain.intervals import interval_end, interval_start
 from ccpulse.settings import QueueSettings
 
-__all__ = ["MEASURES", "dominant_channel", "TOP_KEEP", "apply_delta", "interval_figures", "merge_buckets", "new_bucket", "rollup"]
+__all__ = ["MEASURES", "dominant_channel", "TOP_KEEP", "apply_delta", "interval_figures", "longest_wait", "merge_buckets", "new_bucket",
+           "rollup", "sum_counters"]
 
 #: Longest waits kept per bucket; only this many retractions of top waits stay exact.
 TOP_KEEP = 16
@@ -83,13 +84,28 @@ def merge_buckets(buckets: Iterable[Mapping[str, Any]]) -> tuple[dict[str, int],
     """Sum the counters of several buckets or interval rows; returns (counters, max wait ms)."""
     counters: dict[str, int] = {}
     max_wait: int | None = None
-    for bucket in buckets:
+    for bucket in buckets:  # one pass: profiles and rollups merge many buckets
         for measure, value in bucket["c"].items():
             counters[measure] = counters.get(measure, 0) + value
-        top = bucket["max_wait_ms"] if "max_wait_ms" in bucket else (bucket["tops"][0][0] if bucket["tops"] else None)
+        top = _top(bucket)
         if top is not None:
             max_wait = top if max_wait is None else max(max_wait, top)
     return counters, max_wait
+
+
+def _top(bucket: Mapping[str, Any]) -> int | None:
+    """A bucket's (or row's) longest wait in ms."""
+    return bucket["max_wait_ms"] if "max_wait_ms" in bucket else (bucket["tops"][0][0] if bucket["tops"] else None)
+
+
+def sum_counters(counters: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    """Several sets of counters added measure by measure."""
+    return merge_buckets({"c": one, "max_wait_ms": None} for one in counters)[0]
+
+
+def longest_wait(buckets: Iterable[Mapping[str, Any]]) -> int | None:
+    """The longest wait (ms) of several buckets or interval rows: the largest of theirs (None: none)."""
+    return max((top for top in map(_top, buckets) if top is not None), default=None)
 
 
 def dominant_channel(counters: Mapping[str, int]) -> str | None:
