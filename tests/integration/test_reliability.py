@@ -177,8 +177,12 @@ def test_worker_killed_three_times_memory_store(stack_factory, broker) -> None:
                        what="the figures to equal the clean run's")
     except pytest.fail.Exception:
         got = final_figures(stack, list(EVENTS))
+        # What the next investigation needs: were the inputs left unprocessed (lag), or processed
+        # and dropped (rejections)? (docs/reliability.md, "Known gap")
+        diagnostics = [line for line in stack.get("/metrics").text.splitlines()
+                       if line.startswith(("ccpulse_consumer_lag_messages", "ccpulse_events_rejected_total"))]
         pytest.xfail("known gap: figures short after kill -9 on the memory store:\n  "
-                     + "\n  ".join(differences(got, want, limit=40)))
+                     + "\n  ".join(differences(got, want, limit=40) + diagnostics))
     for _ in range(3):  # and they stay so (no stale row arrives afterwards)
         time.sleep(1.0)
         assert_same_figures(final_figures(stack, list(EVENTS)), want)
