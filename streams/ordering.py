@@ -172,8 +172,10 @@ def install(servers: str) -> None:
 class InputOrder:
     """Admits the events of a batch that continue their partition in order (see the module docstring)."""
 
-    def __init__(self, app: faust.App) -> None:
+    def __init__(self, app: faust.App, topics: set[str] | None = None) -> None:
         self.app = app
+        self.topics = topics or set()  # the input topics it guards (for check_stalled)
+        self.active_at: dict[str, float] = {}  # topic -> when one of its messages last reached admit()
         self.due: dict[Any, int] = {}  # tp -> next offset to process
         self.reread: dict[Any, tuple[int, int]] = {}  # tp -> (offset sought back to, offset that was early)
         self.sought: dict[Any, float] = {}  # tp -> when it was last sought back (time.monotonic())
@@ -205,9 +207,11 @@ class InputOrder:
     async def admit(self, events: Sequence[faust.EventT]) -> list[faust.EventT]:
         admitted: list[faust.EventT] = []
         held: set[Any] = set()  # partitions whose rest of this batch waits for the re-read
+        now = time.monotonic()
         for ev in events:
             message = ev.message
             tp, offset = message.tp, message.offset
+            self.active_at[tp.topic] = now
             if tp in held:
                 self._hold(ev)
                 continue
@@ -249,6 +253,46 @@ class InputOrder:
             held.add(tp)
             self._hold(ev)
         return admitted
+
+    async def check_stalled(self, quiet: float = 5.0) -> list[Any]:
+        """Read again the partitions whose messages never came (returns them).
+
+        Faust's fetch loop silently drops the records of a partition it does not count as active at
+        that moment (around a restart or a rebalance), while the consumer's position moves past them.
+        :meth:`admit` notices such a skip when a later message of the partition arrives; at the end of
+        a partition none does, and it would stay unprocessed (seen after ``kill -9`` restarts: an
+        agent's last state changes, alone on their partition, never applied; issue #9). So: a guarded
+        topic quiet for ``quiet`` seconds with a partition whose end lies beyond the offset due is
+        sought back to it. Idempotent if the messages were merely slow (a redelivery is recognised).
+        """
+        app = self.app
+        if getattr(app, "rebalancing", False) or getattr(app, "in_recovery", False):
+            return []
+        now = time.monotonic()
+        consumer = app.consumer
+        sought = []
+        for tp in sorted(consumer.assignment(), key=lambda t: (t.topic, t.partition)):
+            if tp.topic not in self.topics or now - self.active_at.setdefault(tp.topic, now) < quiet:
+                continue  # (a topic never seen is quiet from the first check on)
+            if now - self.sought.get(tp, 0.0) < quiet:
+                continue
+            try:
+                end = consumer.highwater(tp)
+            except Exception:  # not fetched yet, or no longer assigned
+                continue
+            if not end:
+                continue
+            due = self.due.get(tp)
+            if due is None:
+                due = await self._start(tp)
+            if due is None or end <= due:
+                continue
+            log.warning("%s[%s]: offsets %d..%d were never delivered (the topic was quiet %.0f s); reading again from %d",
+                        tp.topic, tp.partition, due, end - 1, quiet, due)
+            self.due[tp] = due
+            await self._seek(tp, due)
+            sought.append(tp)
+        return sought
 
     async def _seek(self, tp: Any, offset: int) -> None:
         self.sought[tp] = time.monotonic()

@@ -66,7 +66,8 @@ for _table in (contacts, agent_states, watermarks, buckets, customers, retention
 
 # Each input partition is processed in offset order, without gaps (streams/ordering.py).
 ordering.install(settings.kafka_servers)
-input_order = ordering.InputOrder(app)
+input_order = ordering.InputOrder(app, topics={topics.contact_events, topics.survey_events, topics.agent_events,
+                                               topics.customer_events, topics.customer_facts, topics.interval_facts})
 # The retention agent reads cc.customer-facts too (as customer_agent does): its own bookkeeping.
 
 
@@ -141,6 +142,12 @@ async def interval_agent(stream):  # type: ignore[no-untyped-def]
 @app.timer(settings.publish_interval_seconds)
 async def flush_read_model() -> None:
     await publisher.flush()
+
+
+@app.timer(2.0)
+async def reread_stalled_partitions() -> None:
+    """Partitions whose last messages Faust dropped unseen are read again (streams/ordering.py)."""
+    await input_order.check_stalled()
 
 
 @app.timer(5.0)

@@ -7,6 +7,7 @@ The guard is logic over Faust's consumer; here it runs against a stand-in that r
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -26,6 +27,13 @@ OTHER = faust.types.TP("cc.contact-events", 1)
 class Consumer:
     committed: dict[Any, int]
     seeks: list[tuple[Any, int]] = field(default_factory=list)
+    ends: dict[Any, int] = field(default_factory=dict)  # highwater by partition, as the last fetch said
+
+    def assignment(self) -> set[Any]:
+        return set(self.ends)
+
+    def highwater(self, tp: Any) -> int:
+        return self.ends[tp]
 
     @property
     def _committed_offset(self) -> dict[Any, int]:
@@ -35,9 +43,10 @@ class Consumer:
         self.seeks += list(partitions.items())
 
 
-def guard(committed: dict[Any, int]) -> tuple[InputOrder, Consumer]:
-    consumer = Consumer(committed)
-    return InputOrder(SimpleNamespace(consumer=consumer, conf=SimpleNamespace(id="test"))), consumer  # type: ignore[arg-type]
+def guard(committed: dict[Any, int], ends: dict[Any, int] | None = None) -> tuple[InputOrder, Consumer]:
+    consumer = Consumer(committed, ends=ends or {})
+    app = SimpleNamespace(consumer=consumer, conf=SimpleNamespace(id="test"), rebalancing=False, in_recovery=False)
+    return InputOrder(app, topics={TP.topic}), consumer  # type: ignore[arg-type]
 
 
 def events(tp: Any, *offsets: int) -> list[Any]:
@@ -126,3 +135,41 @@ def test_faust_consumers_drop_nothing_as_already_read_once_installed(monkeypatch
     consumer._read_offset[TP] = 40
     consumer._read_offset.update({OTHER: 7})
     assert consumer._read_offset[TP] is None and consumer._read_offset[OTHER] is None
+
+
+def quiet_for(order: InputOrder, seconds: float) -> None:
+    """As if the guarded topic had delivered nothing for ``seconds``."""
+    for topic in order.topics:
+        order.active_at[topic] = order.active_at.get(topic, time.monotonic()) - seconds
+
+
+def test_a_partition_whose_last_messages_never_came_is_read_again() -> None:
+    """Faust dropped offsets 10..13 unseen and nothing later arrives: a quiet topic with the
+    partition's end beyond the offset due is sought back (issue #9: an agent's last changes lost)."""
+    order, consumer = guard({TP: 8, OTHER: 5}, ends={TP: 14, OTHER: 6})
+    assert admit(order, events(TP, 8, 9) + events(OTHER, 5)) == [8, 9, 5]
+    assert asyncio.run(order.check_stalled()) == []  # the topic was just active
+    quiet_for(order, 6)
+    assert asyncio.run(order.check_stalled()) == [TP]
+    assert consumer.seeks == [(TP, 10)]
+    assert asyncio.run(order.check_stalled()) == []  # not again before another quiet period
+    assert admit(order, events(TP, 10, 11, 12, 13)) == [10, 11, 12, 13]
+    quiet_for(order, 6)
+    assert asyncio.run(order.check_stalled()) == [] and order.due[TP] == 14
+
+
+def test_a_partition_never_delivered_is_read_from_its_committed_offset() -> None:
+    order, consumer = guard({TP: 7}, ends={TP: 9})
+    assert asyncio.run(order.check_stalled()) == []  # the quiet period starts at the first check
+    quiet_for(order, 6)
+    assert asyncio.run(order.check_stalled()) == [TP] and consumer.seeks == [(TP, 7)]
+
+
+def test_no_reread_while_rebalancing_or_for_unguarded_topics() -> None:
+    order, consumer = guard({TP: 7}, ends={TP: 9})
+    quiet_for(order, 6)
+    order.app.rebalancing = True
+    assert asyncio.run(order.check_stalled()) == []
+    order.app.rebalancing = False
+    order.topics = {"cc.other"}
+    assert asyncio.run(order.check_stalled()) == [] and consumer.seeks == []
