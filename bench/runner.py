@@ -81,6 +81,14 @@ def _progress(text: str) -> None:
     print(f"ccpulse bench: {text}", file=sys.stderr, flush=True)
 
 
+def _record(lines: dict[str, Line], name: str, result: tuple[float | None, float, str]) -> None:
+    """Add one round's result to its line and say it at once (a run cut short keeps its figures)."""
+    lines.setdefault(name, Line(name)).record(*result)
+    rate, rss, note = result
+    _progress(f"  {name}: " + (f"{rate:,.0f} events/s, {rss:,.0f} MB" if rate is not None else "no rate")
+              + (f" ({note})" if note else ""))
+
+
 # ---- data ----------------------------------------------------------------------------------------
 def bench_events(n: int, contacts_only: bool) -> list[dict[str, Any]]:
     """At least ``n`` simulator events from a busy day (contact events only for the peer lines)."""
@@ -545,27 +553,30 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             if "peers" in only:
                 for name in PEERS:
                     _progress(f"round {round_no}/{args.rounds}: {name}")
-                    lines.setdefault(name, Line(name)).record(*_run_line(name, servers, topic, len(values), expected))
+                    _record(lines, name, _run_line(name, servers, topic, len(values), expected))
             if "worker" in only:
                 for count in (1, 2):
                     name = f"ccpulse worker x{count}"
                     _progress(f"round {round_no}/{args.rounds}: {name} ({len(mixed):,} events, full topology)")
-                    lines.setdefault(name, Line(name)).record(*_worker_rate(servers, engine, mixed, count, workdir))
+                    _record(lines, name, _worker_rate(servers, engine, mixed, count, workdir))
                 for count in (1, 2):
                     name = f"ccpulse recompute x{count}"
                     _progress(f"round {round_no}/{args.rounds}: {name} ({len(mixed):,} events, read and fold)")
-                    lines.setdefault(name, Line(name)).record(*_recompute_rate(servers, engine, mixed, count, workdir))
+                    _record(lines, name, _recompute_rate(servers, engine, mixed, count, workdir))
         if "latency" in only:
             for rate in (1000, 5000):
                 _progress(f"end-to-end latency at {rate:,} events/s…")
                 extra[f"latency {rate}/s"] = _latency(servers, engine, rate, 5 if args.quick else 20, workdir)
+                _progress(f"  latency {rate}/s: {extra[f'latency {rate}/s']}")
         if "scale" in only:
             agents, queues, days = (int(x) for x in args.scale.split("x"))
             _progress(f"scale: {agents:,} agents x {queues} queues x {days} days…")
             extra["scale"] = {"size": args.scale, **_scale(agents, queues, days)}
+            _progress(f"  scale: {extra['scale']}")
         if "api" in only:
             _progress("API load: 200 SSE clients + 8 REST readers…")
             extra["api"] = _api_load(servers, engine, workdir, 5 if args.quick else 20)
+            _progress(f"  API load: {extra['api']}")
         if "recovery" in only:
             count = args.recovery_events or (args.events if args.quick else RECOVERY_EVENTS)
             _progress(f"recovery: a rocksdict worker processes {count:,} events, then restarts…")

@@ -175,7 +175,7 @@ class InputOrder:
     def __init__(self, app: faust.App, topics: set[str] | None = None) -> None:
         self.app = app
         self.topics = topics or set()  # the input topics it guards (for check_stalled)
-        self.active_at: dict[str, float] = {}  # topic -> when one of its messages last reached admit()
+        self.active_at: float | None = None  # when a message last reached admit() (monotonic)
         self.due: dict[Any, int] = {}  # tp -> next offset to process
         self.reread: dict[Any, tuple[int, int]] = {}  # tp -> (offset sought back to, offset that was early)
         self.sought: dict[Any, float] = {}  # tp -> when it was last sought back (time.monotonic())
@@ -207,11 +207,10 @@ class InputOrder:
     async def admit(self, events: Sequence[faust.EventT]) -> list[faust.EventT]:
         admitted: list[faust.EventT] = []
         held: set[Any] = set()  # partitions whose rest of this batch waits for the re-read
-        now = time.monotonic()
+        self.active_at = time.monotonic()
         for ev in events:
             message = ev.message
             tp, offset = message.tp, message.offset
-            self.active_at[tp.topic] = now
             if tp in held:
                 self._hold(ev)
                 continue
@@ -261,20 +260,24 @@ class InputOrder:
         that moment (around a restart or a rebalance), while the consumer's position moves past them.
         :meth:`admit` notices such a skip when a later message of the partition arrives; at the end of
         a partition none does, and it would stay unprocessed (seen after ``kill -9`` restarts: an
-        agent's last state changes, alone on their partition, never applied; issue #9). So: a guarded
-        topic quiet for ``quiet`` seconds with a partition whose end lies beyond the offset due is
-        sought back to it. Idempotent if the messages were merely slow (a redelivery is recognised).
+        agent's last state changes, alone on their partition, never applied; issue #9). So: when no
+        message at all has come for ``quiet`` seconds, a guarded partition whose end lies beyond the
+        offset due is sought back to it. Only an idle worker is judged: under a backlog a partition
+        can wait its turn far longer (a topic-by-topic test re-read busy partitions over and over).
+        Idempotent if the messages were merely slow (a redelivery is recognised).
         """
         app = self.app
         if getattr(app, "rebalancing", False) or getattr(app, "in_recovery", False):
             return []
         now = time.monotonic()
+        if self.active_at is None:
+            self.active_at = now  # nothing came yet: the quiet period starts at the first check
+        if now - self.active_at < quiet:
+            return []
         consumer = app.consumer
         sought = []
         for tp in sorted(consumer.assignment(), key=lambda t: (t.topic, t.partition)):
-            if tp.topic not in self.topics or now - self.active_at.setdefault(tp.topic, now) < quiet:
-                continue  # (a topic never seen is quiet from the first check on)
-            if now - self.sought.get(tp, 0.0) < quiet:
+            if tp.topic not in self.topics or now - self.sought.get(tp, 0.0) < quiet:
                 continue
             try:
                 end = consumer.highwater(tp)

@@ -138,9 +138,8 @@ def test_faust_consumers_drop_nothing_as_already_read_once_installed(monkeypatch
 
 
 def quiet_for(order: InputOrder, seconds: float) -> None:
-    """As if the guarded topic had delivered nothing for ``seconds``."""
-    for topic in order.topics:
-        order.active_at[topic] = order.active_at.get(topic, time.monotonic()) - seconds
+    """As if no message had come for ``seconds``."""
+    order.active_at = (order.active_at or time.monotonic()) - seconds
 
 
 def test_a_partition_whose_last_messages_never_came_is_read_again() -> None:
@@ -148,7 +147,7 @@ def test_a_partition_whose_last_messages_never_came_is_read_again() -> None:
     partition's end beyond the offset due is sought back (issue #9: an agent's last changes lost)."""
     order, consumer = guard({TP: 8, OTHER: 5}, ends={TP: 14, OTHER: 6})
     assert admit(order, events(TP, 8, 9) + events(OTHER, 5)) == [8, 9, 5]
-    assert asyncio.run(order.check_stalled()) == []  # the topic was just active
+    assert asyncio.run(order.check_stalled()) == []  # messages just came
     quiet_for(order, 6)
     assert asyncio.run(order.check_stalled()) == [TP]
     assert consumer.seeks == [(TP, 10)]
@@ -172,4 +171,12 @@ def test_no_reread_while_rebalancing_or_for_unguarded_topics() -> None:
     assert asyncio.run(order.check_stalled()) == []
     order.app.rebalancing = False
     order.topics = {"cc.other"}
+    assert asyncio.run(order.check_stalled()) == [] and consumer.seeks == []
+
+
+def test_a_busy_worker_is_not_judged() -> None:
+    """Under a backlog a partition may wait its turn: only an idle worker's partitions are re-read."""
+    order, consumer = guard({TP: 8, OTHER: 5}, ends={TP: 5000, OTHER: 9000})
+    quiet_for(order, 60)
+    assert admit(order, events(OTHER, 5, 6)) == [5, 6]  # another partition is being processed
     assert asyncio.run(order.check_stalled()) == [] and consumer.seeks == []
