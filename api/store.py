@@ -364,7 +364,7 @@ class ReadModelStore:
                         continue
                 batches = await consumer.getmany(timeout_ms=500, max_records=5000)
                 for tp, messages in batches.items():
-                    self._read_to[tp] = messages[-1].offset + 1 if messages else self._read_to.get(tp, 0)
+                    self._read_to[tp] = messages[-1].offset + 1
                     for message in messages:
                         if tp.topic == topics.deadletter:
                             self._count_rejection(message.value)

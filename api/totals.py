@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ccpulse.domain.intervals import BUCKET_SECONDS, interval_end, interval_start
+from ccpulse.domain.intervals import interval_start
 
 __all__ = ["SeriesTotals"]
 
@@ -31,6 +31,9 @@ class SeriesTotals:
         self.zone = zone
         self.by_day: dict[SeriesKey, dict[int, dict[str, int]]] = {}
         self.overall: dict[SeriesKey, dict[str, int]] = {}
+        # buckets summed, per series and day: a day (a series) whose last bucket goes (retention) is
+        # dropped, so a long-running API does not keep a zero-filled entry per series and past day
+        self._buckets: dict[tuple[SeriesKey, int], int] = {}
         self._day_of: dict[int, int] = {}  # bucket start -> start of its local day (a cache)
 
     def day_of(self, start: int) -> int:
@@ -43,18 +46,29 @@ class SeriesTotals:
         """Bucket ``start`` of series ``key`` changed from ``old`` to ``new`` (None: absent)."""
         if old is None and new is None:
             return
-        day = self.by_day.setdefault(key, {}).setdefault(self.day_of(start), {})
+        day_start = self.day_of(start)
+        days = self.by_day.setdefault(key, {})
+        day = days.setdefault(day_start, {})
         overall = self.overall.setdefault(key, {})
         for bucket, sign in ((old, -1), (new, 1)):
             if bucket is not None:
                 for measure, value in bucket["c"].items():
                     day[measure] = day.get(measure, 0) + sign * value
                     overall[measure] = overall.get(measure, 0) + sign * value
+        count = self._buckets.get((key, day_start), 0) + (new is not None) - (old is not None)
+        if count:
+            self._buckets[(key, day_start)] = count
+            return
+        self._buckets.pop((key, day_start), None)
+        del days[day_start]
+        if not days:
+            del self.by_day[key], self.overall[key]
 
     def rebuild(self, intervals: Mapping[SeriesKey, Mapping[int, Bucket]]) -> None:
         """Start over from ``intervals`` (the served rows were replaced as a whole)."""
         self.by_day.clear()
         self.overall.clear()
+        self._buckets.clear()
         for key, series in intervals.items():
             for start, bucket in series.items():
                 self.replace(key, start, None, bucket)
@@ -67,7 +81,3 @@ class SeriesTotals:
         """The counters of all ``key``'s retained buckets (summed)."""
         return self.overall.get(key, {})
 
-
-def bucket_starts(start: float, granularity: str, zone: Any) -> range:
-    """Every 15-minute bucket start of the interval of ``granularity`` that begins at ``start``."""
-    return range(int(start), int(interval_end(start, granularity, zone)), BUCKET_SECONDS)

@@ -8,9 +8,8 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from api.totals import bucket_starts
 from ccpulse.domain.buckets import interval_figures, longest_wait, merge_buckets, rollup, sum_counters
-from ccpulse.domain.intervals import BUCKET_SECONDS, bucket_start, interval_end, interval_start, iso
+from ccpulse.domain.intervals import BUCKET_SECONDS, bucket_start, bucket_starts, interval_end, interval_start, iso
 from ccpulse.domain.live import queue_live
 from ccpulse.domain.profiles import profile_rows
 from ccpulse.domain.staffing import staffing_for_interval

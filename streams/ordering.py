@@ -288,11 +288,13 @@ class InputOrder:
             due = self.due.get(tp)
             if due is None:
                 due = await self._start(tp)
-            if due is None or end <= due:
+                if due is None:
+                    continue
+                self.due[tp] = due  # what admit() would ask for first: not asked again next tick
+            if end <= due:
                 continue
-            log.warning("%s[%s]: offsets %d..%d were never delivered (the topic was quiet %.0f s); reading again from %d",
+            log.warning("%s[%s]: offsets %d..%d were never delivered (the worker was idle %.0f s); reading again from %d",
                         tp.topic, tp.partition, due, end - 1, quiet, due)
-            self.due[tp] = due
             await self._seek(tp, due)
             sought.append(tp)
         return sought

@@ -17,6 +17,7 @@ __all__ = [
     "GRANULARITIES",
     "Granularity",
     "bucket_start",
+    "bucket_starts",
     "interval_end",
     "interval_start",
     "is_late",
@@ -70,6 +71,11 @@ def interval_end(start: float, granularity: str, zone: ZoneInfo) -> float:
             return datetime(local.year + 1, 1, 1, tzinfo=zone).timestamp()
         return datetime(local.year, local.month + 1, 1, tzinfo=zone).timestamp()
     raise ValueError(f"unknown granularity {granularity!r}; use one of {', '.join(GRANULARITIES)}")
+
+
+def bucket_starts(start: float, granularity: str, zone: ZoneInfo) -> range:
+    """Every 15-minute bucket start of the interval of ``granularity`` that begins at ``start``."""
+    return range(int(start), int(interval_end(start, granularity, zone)), BUCKET_SECONDS)
 
 
 def is_late(t: float, watermark: float, lateness: float) -> bool:

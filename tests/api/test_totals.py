@@ -37,9 +37,12 @@ def nonzero(c: dict[str, int]) -> dict[str, int]:
 
 def check(store: ReadModelStore) -> None:
     zone = store.settings.zone
+    # No entry is kept for a series or a day without buckets (a long-running API would grow).
+    assert set(store.totals.by_day) == {key for key, series in store.intervals.items() if series}
     for key, series in store.intervals.items():
         assert nonzero(store.totals.total(key)) == nonzero(merge_buckets(series.values())[0])
         days = {int(interval_start(s, "1d", zone)) for s in series}
+        assert set(store.totals.by_day.get(key, {})) == days
         for day in days:
             want, _ = merge_buckets(b for s, b in series.items() if int(interval_start(s, "1d", zone)) == day)
             assert nonzero(store.totals.day(key, day)) == nonzero(want)
