@@ -20,8 +20,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from api.deps import PROFILE_DEFAULT_DAYS, metrics_store
 from api.store import ReadModelStore
 from api.views import queue_views
+from ccpulse.domain.buckets import ASA_BUSINESS_MEASURES, asa_business_seconds
 from ccpulse.domain.intervals import interval_end, interval_start
-from ccpulse.domain.profiles import PROFILE_BY, profile_rows
+from ccpulse.domain.profiles import PROFILE_BY, slot_label
 from ccpulse.domain.retention import add_months, month_start, period_rows
 
 __all__ = ["ReadModelCollector", "router"]
@@ -117,7 +118,6 @@ class ReadModelCollector:
                 sl.add_metric([q], view["current_interval"]["service_level"])
             target.add_metric([q], view["sl_target"])
             limit.add_metric([q], store.settings.queue(q, view["channel"]).abandon_rate_limit)
-            series = store.intervals.get(("queue", q), {})
             today = store.totals.day(("queue", q), int(day_start))  # running sums (api/totals.py)
             for name, measure, _ in _CONTACT_COUNTERS:
                 counters[name].add_metric([q], self.monotonic((name, q), day_start, today.get(measure, 0)))
@@ -126,13 +126,14 @@ class ReadModelCollector:
             handle.add_metric([q], self.monotonic(("handle", q), day_start, handle_ms / 1000.0))
             for survey, bucket, count in _survey_buckets(today):
                 surveys.add_metric([q, survey, bucket], self.monotonic(("survey", q, survey, bucket), day_start, count))
-            sla = store.settings.queue(q, view["channel"])
-            for by in PROFILE_BY:
-                for row in profile_rows(series, by, zone, profile_start, day_end, sla):
-                    if row["response_time_seconds"] is not None:
+            for by in PROFILE_BY:  # from the running sums per local day and hour (api/totals.py)
+                for slot, sums in enumerate(store.totals.profile(("queue", q), by, int(profile_start), int(day_end),
+                                                                    ASA_BUSINESS_MEASURES)):
+                    seconds = asa_business_seconds(sums)  # the profile's response time (ccpulse.domain.profiles)
+                    if seconds is not None:
                         # weekdays as 1-mon … 7-sun so that dashboards sort them in calendar order
-                        slot = f"{row['slot'] + 1}-{row['label']}" if by == "weekday" else row["label"]
-                        profile.add_metric([q, by, slot], row["response_time_seconds"])
+                        label = f"{slot + 1}-{slot_label(slot, by)}" if by == "weekday" else slot_label(slot, by)
+                        profile.add_metric([q, by, label], seconds)
         yield from (waiting, longest, agents, sl, target, limit, *counters.values(), wait, handle, surveys, profile)
 
     def _retention(self) -> Iterator[Metric]:

@@ -21,7 +21,7 @@ from ccpulse.domain.contact import TOP_PREFIX
 from ccpulse.domain.intervals import interval_end, interval_start
 from ccpulse.settings import QueueSettings
 
-__all__ = ["MEASURES", "dominant_channel", "TOP_KEEP", "apply_delta", "interval_figures", "longest_wait", "merge_buckets", "new_bucket",
+__all__ = ["ASA_BUSINESS_MEASURES", "MEASURES", "asa_business_seconds", "dominant_channel", "TOP_KEEP", "apply_delta", "interval_figures", "longest_wait", "merge_buckets", "new_bucket",
            "rollup", "sum_counters"]
 
 #: Longest waits kept per bucket; only this many retractions of top waits stay exact.
@@ -119,6 +119,17 @@ def _seconds(ms: float | None) -> float | None:
     return None if ms is None else round(ms / 1000.0, 3)
 
 
+#: The counters ``asa_business_seconds`` reads.
+ASA_BUSINESS_MEASURES: tuple[str, ...] = ("wait_answered_business_ms", "answered")
+
+
+def asa_business_seconds(counters: Mapping[str, int]) -> float | None:
+    """Mean wait of the answered contacts on the queue's SLA clock — the response time of a profile
+    (for email: time to first response in business hours). Its own function so that the scrape's
+    profiles derive it from their sums without every other figure of ``interval_figures``."""
+    return _seconds(formulas.mean(counters.get("wait_answered_business_ms", 0), counters.get("answered", 0)))
+
+
 def interval_figures(counters: Mapping[str, int], max_wait_ms: int | None, sla: QueueSettings) -> dict[str, Any]:
     """Every figure of an interval row, derived from its counters with the pure formulas."""
     c = {m: counters.get(m, 0) for m in MEASURES}
@@ -146,7 +157,7 @@ def interval_figures(counters: Mapping[str, int], max_wait_ms: int | None, sla: 
         "abandon_rate": formulas.abandon_rate(answered=answered, abandoned=abandoned, short_abandoned=short),
         "asa_seconds": _seconds(formulas.mean(c["wait_answered_ms"], answered)),
         "avg_abandon_seconds": _seconds(formulas.mean(c["wait_abandoned_ms"], abandoned)),
-        "asa_business_seconds": _seconds(formulas.mean(c["wait_answered_business_ms"], answered)),
+        "asa_business_seconds": asa_business_seconds(c),
         "avg_abandon_business_seconds": _seconds(formulas.mean(c["wait_abandoned_business_ms"], abandoned)),
         "max_wait_seconds": _seconds(max_wait_ms),
         "handled": handled,

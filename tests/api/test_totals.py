@@ -17,6 +17,7 @@ from api.store import ReadModelStore, generation_marker_key, generation_row_key
 from api.views import open_cases, summary_view, queue_views, window_row
 from ccpulse.domain.buckets import merge_buckets
 from ccpulse.domain.intervals import interval_start
+from ccpulse.domain.profiles import PROFILE_BY, profile
 from ccpulse.settings import Settings
 
 from .conftest import make_settings
@@ -35,7 +36,7 @@ def nonzero(c: dict[str, int]) -> dict[str, int]:
     return {k: v for k, v in c.items() if v}
 
 
-def check(store: ReadModelStore) -> None:
+def check(store: ReadModelStore, base: int = DAY0) -> None:
     zone = store.settings.zone
     # No entry is kept for a series or a day without buckets (a long-running API would grow).
     assert set(store.totals.by_day) == {key for key, series in store.intervals.items() if series}
@@ -46,28 +47,40 @@ def check(store: ReadModelStore) -> None:
         for day in days:
             want, _ = merge_buckets(b for s, b in series.items() if int(interval_start(s, "1d", zone)) == day)
             assert nonzero(store.totals.day(key, day)) == nonzero(want)
+        if key[0] != "queue" or not days:
+            assert key not in store.totals.by_hour  # hourly sums only where the scrape needs them
+            continue
+        # the scrape's profiles from the sums = the profiles of the buckets (whole local days)
+        for first, last in ((min(days), max(days)), (base + 86400, base + 86400)):
+            start, end = int(interval_start(first, "1d", zone)), int(interval_start(last + 90000, "1d", zone))
+            for by in PROFILE_BY:
+                want_slots = [nonzero(c) for _, c, _ in profile(series, by, zone, start, end)]
+                assert [nonzero(c) for c in store.totals.profile(key, by, start, end)] == want_slots
+                assert [nonzero(c) for c in store.totals.profile(key, by, start, end, ["answered"])] == \
+                    [nonzero({"answered": c.get("answered", 0)}) for c in want_slots]
 
 
 @hsettings(max_examples=150, deadline=None)
-@given(st.lists(upsert | generation, max_size=40), st.sampled_from(["UTC", "America/New_York", "Asia/Kolkata"]))
-def test_running_sums_equal_the_merged_rows(ops, zone) -> None:
+@given(st.lists(upsert | generation, max_size=40), st.sampled_from(["UTC", "America/New_York", "Asia/Kolkata", "Europe/Berlin"]),
+       st.sampled_from([DAY0, DAY0 + 6 * 86400, DAY0 + 27 * 86400]))  # the last two span DST changes (US, EU)
+def test_running_sums_equal_the_merged_rows(ops, zone, base) -> None:
     store = ReadModelStore(Settings(timezone=zone, auth_enabled=False))
     for number, op in enumerate(ops):
         if op[0] == "row":
             _, (dimension, entity), slot, row = op
-            key = f"interval|{dimension}|{entity}|{DAY0 + slot * 900}".encode()
+            key = f"interval|{dimension}|{entity}|{base + slot * 900}".encode()
             value = None if row is None else orjson.dumps({"kind": "interval", "c": row[0], "max_wait_ms": row[1]})
             store.apply(key, value)
         else:  # a recomputed generation of q1's rows over whole days, with one row in it
             _, first_day, slot, c = op
             gen = f"g{number:03d}"
-            start = DAY0 + first_day * 86400
+            start = base + first_day * 86400
             bucket = f"queue|q1|{start + slot * 900}"
             store.apply(generation_row_key(gen, bucket).encode(),
                         orjson.dumps({"kind": "interval", "c": c, "max_wait_ms": None}))
             store.apply(generation_marker_key(gen).encode(), orjson.dumps(
                 {"dimensions": ["queue"], "queues": ["q1"], "from": start, "to": start + 86400, "rows": 1}))
-        check(store)
+        check(store, base)
 
 
 def test_views_read_today_and_open_cases_from_the_sums() -> None:
