@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import heapq
 import logging
+import math
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import faust
@@ -125,6 +127,9 @@ def _source(event: faust.EventT) -> str:
 
 #: How many dead-lettered duplicate messages an entity remembers (see :func:`_first_rejection`).
 _DUPLICATES_KEPT = 200
+#: A contact partition's sweeps (one per minute of event time) between two walks over all its
+#: contacts; in between, a sweep looks only at the contacts scheduled to be due (ContactProcessor).
+FULL_WALK_EVERY = 60
 
 
 def _first_rejection(state: dict[str, Any], src: str, offset: int) -> bool:
@@ -322,6 +327,13 @@ class ContactProcessor(_Processor):
         self.highwater = highwater  # (topic, partition) -> the broker's end offset as last fetched; None: not known
         self._position: dict[str, int] = {}  # source -> the last offset this process handled
         self._swept_at: dict[int, float] = {}
+        # When to look at each contact again (settle, then expire), so that a sweep visits the contacts
+        # due, not every stored one (each visit deserialises a state: at 1 M events the sweep was most
+        # of the worker's time). In memory only: a partition is walked whole at its first sweep after a
+        # start or recovery, and every FULL_WALK_EVERY sweeps anyway (what a schedule missed is found).
+        self._due: dict[int, list[tuple[float, str]]] = {}  # partition -> heap of (when, contact id)
+        self._scheduled: dict[int, dict[str, float]] = {}  # partition -> contact id -> its entry's time
+        self._since_walk: dict[int, int] = {}  # partition -> sweeps since it was last walked whole
         self.owner = uuid.uuid4().hex[:12]  # marks the ``out`` messages this process sent itself
         self._sends: list[list[Any]] = []  # this batch's messages, in processing order
 
@@ -337,6 +349,8 @@ class ContactProcessor(_Processor):
         await self.handle_each(events, states, writer, marks)
         await self.settle_outbox()
         _write_states(self.contacts, states, writer)
+        for cid, state in states.items():
+            self._schedule(cid, state)
         self.write_progress(events, marks)
         await changelog_flush()  # the states holding the messages are durable: now send them
         sends, self._sends = self._sends, []
@@ -439,9 +453,8 @@ class ContactProcessor(_Processor):
             return
         settled: list[tuple[str, dict[str, Any], faust.EventT]] = []
         expired: list[tuple[str, faust.EventT]] = []
-        for cid, state in list(self.contacts.items()):  # one pass for every partition due
-            if state.get("p") not in due:
-                continue
+        kept: list[tuple[str, dict[str, Any]]] = []
+        for cid, state in self._sweep_candidates(due):
             mark, ev = due[state["p"]]
             last = state.get("last_t", 0.0)
             if mark >= last + lateness and not state.get("settled"):
@@ -451,15 +464,57 @@ class ContactProcessor(_Processor):
                     settled.append((cid, state, ev))
             if mark >= last + keep:
                 expired.append((cid, ev))
+            else:
+                kept.append((cid, state))
         await self.settle_outbox()  # the dead letters first, then the states that say they were sent
         for cid, state, ev in settled:
             with _writing_for(ev):
                 self.contacts[cid] = state
+        for cid, state in kept:
+            self._schedule(cid, state)
         for cid, ev in expired:
             with _writing_for(ev):
                 del self.contacts[cid]
             self.readmodel.upsert(contact_row_key(cid), "contact", None)
             self.readmodel.upsert(recent_row_key(cid), "recent", None)
+
+    def _schedule(self, cid: str, state: dict[str, Any]) -> None:
+        """Look at ``cid`` again when it is due to settle (or, settled, to expire)."""
+        partition = state.get("p")
+        if partition is None:
+            return
+        when = state.get("last_t", 0.0) + (self.settings.contact_retention_seconds if state.get("settled")
+                                           else self.settings.lateness_seconds)
+        scheduled = self._scheduled.setdefault(partition, {})
+        if scheduled.get(cid, math.inf) > when:  # a contact's due time only moves later: one entry each
+            scheduled[cid] = when
+            heapq.heappush(self._due.setdefault(partition, []), (when, cid))
+
+    def _sweep_candidates(self, due: Mapping[int, tuple[float, faust.EventT]]) -> list[tuple[str, dict[str, Any]]]:
+        """The contacts of the partitions ``due`` that may have to settle or expire now: every contact
+        of a partition walked whole this time, else those whose scheduled time has come."""
+        walk = {p for p in due if self._since_walk.get(p, FULL_WALK_EVERY) >= FULL_WALK_EVERY}
+        out: list[tuple[str, dict[str, Any]]] = []
+        if walk:
+            for partition in walk:
+                self._due[partition], self._scheduled[partition], self._since_walk[partition] = [], {}, 0
+            for cid, state in list(self.contacts.items()):  # one pass for every partition walked
+                if state.get("p") in walk:
+                    out.append((cid, state))
+        for partition, (mark, _) in due.items():
+            if partition in walk:
+                continue
+            self._since_walk[partition] += 1
+            heap, scheduled = self._due.get(partition, []), self._scheduled.get(partition, {})
+            while heap and heap[0][0] <= mark:
+                when, cid = heapq.heappop(heap)
+                if scheduled.get(cid) != when:
+                    continue  # superseded by an earlier entry, already looked at
+                del scheduled[cid]
+                state = self.contacts.get(cid)
+                if state is not None and state.get("p") == partition:
+                    out.append((cid, state))
+        return out
 
     def judging_mark(self, partition: int, marks: dict[str, float] | None = None) -> float:
         """The watermark ``partition``'s contacts settle and expire by (``marks``: this batch's, first).
@@ -510,6 +565,7 @@ class ContactProcessor(_Processor):
         keeps the rows of partitions revoked in an earlier rebalance, and re-sending those stale rows
         would take the read model back until their new owner changed them again.
         """
+        self._since_walk.clear()  # partitions may have moved: each is walked whole at its next sweep
         for cid, state in list(self.contacts.items()):
             if not _owned(state, partitions):
                 continue
