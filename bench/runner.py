@@ -127,6 +127,23 @@ async def _create(servers: str, topics: list[str], partitions: int = 4) -> None:
         await admin.close()
 
 
+async def _delete(servers: str, marker: str) -> int:
+    """Delete every topic whose name contains ``marker``; how many. A line's topics go when the line
+    is done: the embedded broker keeps every topic in memory, and a full run's topics together
+    (1 M recovery events on top of every round's copies) would not fit in this machine's memory."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers)
+    await admin.start()
+    try:
+        doomed = [t for t in await admin.list_topics() if marker in t]
+        if doomed:
+            await admin.delete_topics(doomed)
+        return len(doomed)
+    finally:
+        await admin.close()
+
+
 # ---- peer lines ----------------------------------------------------------------------------------
 def _run_line(name: str, servers: str, topic: str, n: int, expected: Counter, timeout: float = 900) -> tuple[float | None, float, str]:
     """(events/s or None, peak RSS MB, note) of one line in its own process."""
@@ -185,6 +202,18 @@ class Worker:
             log = open(self.workdir / f"{self.prefix}-w{i}.log", "ab")
             self.procs.append(subprocess.Popen([sys.executable, "-m", "ccpulse", "worker"], env=env,
                                                stdout=log, stderr=subprocess.STDOUT))
+
+    def close(self) -> None:
+        """Stop the workers and free what the line used: its topics (input, read model, changelogs,
+        Faust's internal ones all carry the prefix) and its state directories."""
+        self.stop()
+        try:
+            asyncio.run(_delete(self.servers, self.prefix))
+        except Exception as exc:  # the figures stand; a leftover topic only costs memory
+            _progress(f"  (could not delete the {self.prefix} topics: {exc})")
+        for path in self.workdir.glob(f"{self.prefix}-w*"):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -252,17 +281,17 @@ class Worker:
 
 def _worker_rate(servers: str, engine: str, events: list[dict[str, Any]], workers: int, workdir: Path) -> tuple[float | None, float, str]:
     worker = Worker(servers, engine, workdir)
-    worker.topics()
-    n = worker.produce(events)
-    worker.start(workers)
     try:
+        worker.topics()
+        n = worker.produce(events)
+        worker.start(workers)
         result = worker.wait_committed(n, timeout=max(300.0, n / 20))  # slower than 20 events/s is a failure
         if isinstance(result, str):
             return None, worker.rss_mb(), result
         seconds = time.monotonic() - result[0]
         return ((n - result[1]) / seconds if seconds > 0 else None), worker.rss_mb(), ""
     finally:
-        worker.stop()
+        worker.close()
 
 
 def _recovery(servers: str, engine: str, events: list[dict[str, Any]], workdir: Path) -> dict[str, Any] | str:
@@ -270,11 +299,11 @@ def _recovery(servers: str, engine: str, events: list[dict[str, Any]], workdir: 
     starting a new worker until it has processed (and committed) one event produced as it starts —
     on the old state directory, then on a deleted one (the tables rebuilt from the changelogs alone)."""
     worker = Worker(servers, engine, workdir, store="rocksdict://")
-    worker.topics()
-    n = worker.produce(events)
-    worker.start(1)
-    started = time.monotonic()
     try:
+        worker.topics()
+        n = worker.produce(events)
+        worker.start(1)
+        started = time.monotonic()
         result = worker.wait_committed(n, timeout=max(300.0, n / 20))
         if isinstance(result, str):
             return result
@@ -295,7 +324,7 @@ def _recovery(servers: str, engine: str, events: list[dict[str, Any]], workdir: 
             worker.stop()
         return out
     finally:
-        worker.stop()
+        worker.close()
 
 
 def _recompute_rate(servers: str, engine: str, events: list[dict[str, Any]], processes: int,
@@ -305,15 +334,18 @@ def _recompute_rate(servers: str, engine: str, events: list[dict[str, Any]], pro
     from ccpulse.recompute import fold_all, plan
 
     worker = Worker(servers, engine, workdir)  # only for a fresh set of topics
-    worker.topics()
-    n = worker.produce(events)
-    the_plan = asyncio.run(plan(worker.settings, servers))
-    started = time.monotonic()
-    folded = fold_all(worker.settings, the_plan, processes, lambda read, seconds: None)
-    seconds = time.monotonic() - started
-    if folded.read != n:
-        return None, _rss_mb(), f"read {folded.read} of {n} events"
-    return n / seconds, _rss_mb(), ""
+    try:
+        worker.topics()
+        n = worker.produce(events)
+        the_plan = asyncio.run(plan(worker.settings, servers))
+        started = time.monotonic()
+        folded = fold_all(worker.settings, the_plan, processes, lambda read, seconds: None)
+        seconds = time.monotonic() - started
+        if folded.read != n:
+            return None, _rss_mb(), f"read {folded.read} of {n} events"
+        return n / seconds, _rss_mb(), ""
+    finally:
+        worker.close()
 
 
 # ---- end-to-end latency --------------------------------------------------------------------------
@@ -381,7 +413,7 @@ def _latency(servers: str, engine: str, rate: int, seconds: float, workdir: Path
     try:
         asyncio.run(go())
     finally:
-        worker.stop()
+        worker.close()
     latencies = sorted(seen[c] - sent[c] for c in sent if c in seen)
     if len(latencies) < len(sent):
         return f"{len(sent) - len(latencies)} of {len(sent)} events never reached the read model"
@@ -502,7 +534,7 @@ def _api_load(servers: str, engine: str, workdir: Path, seconds: float) -> dict[
     finally:
         api.terminate()
         api.wait(timeout=20)
-        worker.stop()
+        worker.close()
 
 
 # ---- the command ---------------------------------------------------------------------------------
@@ -563,6 +595,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                     name = f"ccpulse recompute x{count}"
                     _progress(f"round {round_no}/{args.rounds}: {name} ({len(mixed):,} events, read and fold)")
                     _record(lines, name, _recompute_rate(servers, engine, mixed, count, workdir))
+        if "peers" in only:
+            asyncio.run(_delete(servers, topic))  # the peers' shared input, no longer needed
         if "latency" in only:
             for rate in (1000, 5000):
                 _progress(f"end-to-end latency at {rate:,} events/s…")

@@ -4,12 +4,16 @@ themselves are not judged here (performance lives in the benchmark output, docs/
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 pytestmark = pytest.mark.integration
 
@@ -36,3 +40,29 @@ def test_quick_bench_prints_the_table_with_every_line() -> None:
     assert re.search(r"^recovery after 5,0\d\d processed events \(rocksdict store; processed in \d+ s\): "
                      r"restart-to-ready [\d.]+ s on the state directory .*, [\d.]+ s from the changelogs alone", done.stdout, re.M), done.stdout
     assert re.search(r"^ccpulse bench: \d+ lines x 1 rounds on the embedded broker in \d+ s$", done.stdout, re.M)
+
+
+def test_a_line_leaves_no_topics_behind(broker: Any, tmp_path: Path) -> None:
+    """The embedded broker keeps every topic in memory, so each line deletes its own topics when it is
+    done (or a full run would not fit in memory): input, read model, Faust's changelogs, all of them."""
+    from bench.runner import Worker, bench_events
+
+    async def names() -> set[str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap_servers)
+        await admin.start()
+        try:
+            return set(await admin.list_topics())
+        finally:
+            await admin.close()
+
+    worker = Worker(broker.bootstrap_servers, "embedded" if broker.engine == "tansu" else "kafka", tmp_path)
+    worker.topics()
+    n = worker.produce(bench_events(200, contacts_only=False))
+    worker.start(1)
+    assert not isinstance(worker.wait_committed(n, timeout=300), str), worker.workdir
+    ours = {t for t in asyncio.run(names()) if worker.prefix in t}
+    assert any(t.endswith("-changelog") for t in ours), ours  # the worker's tables were there
+    assert worker.data_dir(0).exists()
+    worker.close()
+    assert not {t for t in asyncio.run(names()) if worker.prefix in t}
+    assert not worker.data_dir(0).exists()
