@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import heapq
 import logging
 import math
 import uuid
@@ -37,6 +36,7 @@ from ccpulse.settings import Settings
 from schemas.deadletter import deadletter_record
 from schemas.events import CUSTOMER_EVENT_TYPES, AgentStateChanged, Event, EventRejected, decode_event
 from streams.stats import WorkerStats
+from streams.schedule import DueSchedule
 from streams.readmodel import (ReadModelPublisher, agent_row_key, contact_row_key, interval_row_key, recent_row_key,
                                retention_row_key)
 
@@ -127,9 +127,6 @@ def _source(event: faust.EventT) -> str:
 
 #: How many dead-lettered duplicate messages an entity remembers (see :func:`_first_rejection`).
 _DUPLICATES_KEPT = 200
-#: A contact partition's sweeps (one per minute of event time) between two walks over all its
-#: contacts; in between, a sweep looks only at the contacts scheduled to be due (ContactProcessor).
-FULL_WALK_EVERY = 60
 
 
 def _first_rejection(state: dict[str, Any], src: str, offset: int) -> bool:
@@ -327,13 +324,9 @@ class ContactProcessor(_Processor):
         self.highwater = highwater  # (topic, partition) -> the broker's end offset as last fetched; None: not known
         self._position: dict[str, int] = {}  # source -> the last offset this process handled
         self._swept_at: dict[int, float] = {}
-        # When to look at each contact again (settle, then expire), so that a sweep visits the contacts
-        # due, not every stored one (each visit deserialises a state: at 1 M events the sweep was most
-        # of the worker's time). In memory only: a partition is walked whole at its first sweep after a
-        # start or recovery, and every FULL_WALK_EVERY sweeps anyway (what a schedule missed is found).
-        self._due: dict[int, list[tuple[float, str]]] = {}  # partition -> heap of (when, contact id)
-        self._scheduled: dict[int, dict[str, float]] = {}  # partition -> contact id -> its entry's time
-        self._since_walk: dict[int, int] = {}  # partition -> sweeps since it was last walked whole
+        # When to look at each contact again (settle, then expire): a sweep visits the contacts due,
+        # not every stored one (streams/schedule.py).
+        self._schedule_of = DueSchedule(contacts)
         self.owner = uuid.uuid4().hex[:12]  # marks the ``out`` messages this process sent itself
         self._sends: list[list[Any]] = []  # this batch's messages, in processing order
 
@@ -480,41 +473,13 @@ class ContactProcessor(_Processor):
 
     def _schedule(self, cid: str, state: dict[str, Any]) -> None:
         """Look at ``cid`` again when it is due to settle (or, settled, to expire)."""
-        partition = state.get("p")
-        if partition is None:
-            return
         when = state.get("last_t", 0.0) + (self.settings.contact_retention_seconds if state.get("settled")
                                            else self.settings.lateness_seconds)
-        scheduled = self._scheduled.setdefault(partition, {})
-        if scheduled.get(cid, math.inf) > when:  # a contact's due time only moves later: one entry each
-            scheduled[cid] = when
-            heapq.heappush(self._due.setdefault(partition, []), (when, cid))
+        self._schedule_of.add(state.get("p"), cid, when)
 
     def _sweep_candidates(self, due: Mapping[int, tuple[float, faust.EventT]]) -> list[tuple[str, dict[str, Any]]]:
-        """The contacts of the partitions ``due`` that may have to settle or expire now: every contact
-        of a partition walked whole this time, else those whose scheduled time has come."""
-        walk = {p for p in due if self._since_walk.get(p, FULL_WALK_EVERY) >= FULL_WALK_EVERY}
-        out: list[tuple[str, dict[str, Any]]] = []
-        if walk:
-            for partition in walk:
-                self._due[partition], self._scheduled[partition], self._since_walk[partition] = [], {}, 0
-            for cid, state in list(self.contacts.items()):  # one pass for every partition walked
-                if state.get("p") in walk:
-                    out.append((cid, state))
-        for partition, (mark, _) in due.items():
-            if partition in walk:
-                continue
-            self._since_walk[partition] += 1
-            heap, scheduled = self._due.get(partition, []), self._scheduled.get(partition, {})
-            while heap and heap[0][0] <= mark:
-                when, cid = heapq.heappop(heap)
-                if scheduled.get(cid) != when:
-                    continue  # superseded by an earlier entry, already looked at
-                del scheduled[cid]
-                state = self.contacts.get(cid)
-                if state is not None and state.get("p") == partition:
-                    out.append((cid, state))
-        return out
+        """The contacts of the partitions ``due`` that may have to settle or expire now."""
+        return self._schedule_of.due({partition: mark for partition, (mark, _) in due.items()})
 
     def judging_mark(self, partition: int, marks: dict[str, float] | None = None) -> float:
         """The watermark ``partition``'s contacts settle and expire by (``marks``: this batch's, first).
@@ -565,7 +530,7 @@ class ContactProcessor(_Processor):
         keeps the rows of partitions revoked in an earlier rebalance, and re-sending those stale rows
         would take the read model back until their new owner changed them again.
         """
-        self._since_walk.clear()  # partitions may have moved: each is walked whole at its next sweep
+        self._schedule_of.reset()  # partitions may have moved: each is walked whole at its next sweep
         for cid, state in list(self.contacts.items()):
             if not _owned(state, partitions):
                 continue
@@ -712,6 +677,9 @@ class IntervalProcessor(_Processor):
         self._newest: dict[int, int] = {}  # partition -> newest bucket start seen
         self._pruned_at: dict[int, int] = {}
         self.final_rows: list[tuple[str, bytes]] = []  # closed intervals waiting to be sent
+        # When to look at each bucket again (to close it, then to delete it): pruning visits the
+        # buckets due, not every stored one (streams/schedule.py).
+        self._schedule_of = DueSchedule(buckets)
 
     def publish(self, key: str, bucket: dict[str, Any]) -> None:
         dimension, entity, start = key.split("|", 2)
@@ -752,6 +720,7 @@ class IntervalProcessor(_Processor):
         _write_states(self.buckets, states, writer)
         for key, bucket in states.items():
             self.publish(key, bucket)
+            self._schedule(key, bucket)
         self.prune(events)
         await self.send_final_rows()
 
@@ -760,6 +729,18 @@ class IntervalProcessor(_Processor):
         for key, value in rows:
             await self.interval_stats.send(key=key.encode(), value=value)
 
+    def _keep_and_settle(self) -> tuple[float, float]:
+        """(seconds a bucket is kept, seconds after its start until nothing can change it any more)."""
+        return (self.settings.retention_days * 86400,
+                BUCKET_SECONDS + self.settings.lateness_seconds + self.settings.fcr_window_seconds)
+
+    def _schedule(self, key: str, bucket: dict[str, Any]) -> None:
+        """Look at the bucket again when it is due to close (or, closed, to be deleted)."""
+        keep, settle = self._keep_and_settle()
+        start = int(key.rsplit("|", 1)[1])
+        delete = math.floor(start + keep) + 1  # deleted once start < newest - keep (newest: whole seconds)
+        self._schedule_of.add(bucket.get("p"), key, delete if bucket.get("final") else min(start + settle, delete))
+
     def prune(self, events: Sequence[faust.EventT]) -> None:
         """Publish final rows and delete expired buckets, judged against the newest bucket (event time).
 
@@ -767,27 +748,29 @@ class IntervalProcessor(_Processor):
         lateness bound plus the FCR window (a repeat contact revises the past) lies
         behind the newest bucket. Its row then goes to ``cc.interval-stats`` once.
         Buckets older than the retention are deleted and their rows tombstoned.
+        Judged every 15 minutes of event time per partition, on the buckets scheduled to be due.
         """
-        keep = self.settings.retention_days * 86400
-        settle = BUCKET_SECONDS + self.settings.lateness_seconds + self.settings.fcr_window_seconds
+        keep, settle = self._keep_and_settle()
         last_event = {ev.message.partition: ev for ev in events}
-        for partition, ev in last_event.items():
+        marks: dict[int, int] = {}
+        for partition in last_event:
             newest = self._newest.get(partition, 0)
-            if newest - self._pruned_at.get(partition, 0) < BUCKET_SECONDS:
+            if newest - self._pruned_at.get(partition, 0) >= BUCKET_SECONDS:
+                self._pruned_at[partition] = marks[partition] = newest
+        for key, bucket in self._schedule_of.due(marks):
+            newest, ev = marks[bucket["p"]], last_event[bucket["p"]]
+            start = int(key.rsplit("|", 1)[1])
+            if start < newest - keep:
+                with _writing_for(ev):
+                    del self.buckets[key]
+                self.readmodel.upsert(interval_row_key(key), "interval", None)
                 continue
-            self._pruned_at[partition] = newest
-            for key, bucket in list(self.buckets.items()):
-                if bucket.get("p") != partition:
-                    continue
-                start = int(key.rsplit("|", 1)[1])
-                if start < newest - keep:
-                    with _writing_for(ev):
-                        del self.buckets[key]
-                    self.readmodel.upsert(interval_row_key(key), "interval", None)
-                elif start + settle <= newest and not bucket.get("final"):
-                    self.final_rows.append((key, self.final_row(key, bucket)))
-                    with _writing_for(ev):
-                        self.buckets[key] = {**bucket, "final": True}
+            if start + settle <= newest and not bucket.get("final"):
+                self.final_rows.append((key, self.final_row(key, bucket)))
+                bucket = {**bucket, "final": True}
+                with _writing_for(ev):
+                    self.buckets[key] = bucket
+            self._schedule(key, bucket)
 
     def final_row(self, key: str, bucket: dict[str, Any]) -> bytes:
         """The closed interval's figures for downstream warehouses (``cc.interval-stats``)."""
@@ -804,6 +787,7 @@ class IntervalProcessor(_Processor):
     def republish_all(self, partitions: set[int] | None = None) -> None:
         """After recovery: re-send the row of every local bucket of ``partitions`` (a crash may have lost
         the last ones; see ContactProcessor for why only those)."""
+        self._schedule_of.reset()  # partitions may have moved: each is walked whole at its next pruning
         for key, bucket in list(self.buckets.items()):
             if _owned(bucket, partitions):
                 self.publish(key, bucket)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from hypothesis import given, settings as hsettings, strategies as st
 
 from ccpulse.settings import Settings
-from streams.processing import FULL_WALK_EVERY, ContactProcessor
+from streams.processing import ContactProcessor
+from streams.schedule import FULL_WALK_EVERY
 
 LATENESS, KEEP = 60.0, 600.0
 
