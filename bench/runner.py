@@ -294,14 +294,14 @@ def _worker_rate(servers: str, engine: str, events: list[dict[str, Any]], worker
         worker.close()
 
 
-def _recovery(servers: str, engine: str, events: list[dict[str, Any]], workdir: Path) -> dict[str, Any] | str:
-    """A rocksdict worker processes ``events`` and is stopped; then restart-to-ready: the seconds from
-    starting a new worker until it has processed (and committed) one event produced as it starts —
-    on the old state directory, then on a deleted one (the tables rebuilt from the changelogs alone)."""
+def _recovery(servers: str, engine: str, count: int, workdir: Path) -> dict[str, Any] | str:
+    """A rocksdict worker processes ``count`` events and is stopped; then restart-to-ready: the seconds
+    from starting a new worker until it has processed (and committed) one event produced as it starts
+    — on the old state directory, then on a deleted one (the tables rebuilt from the changelogs alone)."""
     worker = Worker(servers, engine, workdir, store="rocksdict://")
     try:
         worker.topics()
-        n = worker.produce(events)
+        n = worker.produce(bench_events(count, contacts_only=False))  # not kept: 1 M events are ~5 GB here
         worker.start(1)
         started = time.monotonic()
         result = worker.wait_committed(n, timeout=max(300.0, n / 20))
@@ -597,6 +597,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                     _record(lines, name, _recompute_rate(servers, engine, mixed, count, workdir))
         if "peers" in only:
             asyncio.run(_delete(servers, topic))  # the peers' shared input, no longer needed
+        contacts = values = mixed = []  # nor their copies here (the recovery line makes its own)
         if "latency" in only:
             for rate in (1000, 5000):
                 _progress(f"end-to-end latency at {rate:,} events/s…")
@@ -614,7 +615,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if "recovery" in only:
             count = args.recovery_events or (args.events if args.quick else RECOVERY_EVENTS)
             _progress(f"recovery: a rocksdict worker processes {count:,} events, then restarts…")
-            extra["recovery"] = _recovery(servers, engine, bench_events(count, contacts_only=False), workdir)
+            extra["recovery"] = _recovery(servers, engine, count, workdir)
     except KeyboardInterrupt:
         print(_table(lines, extra, engine, args))  # what was measured so far
         print("ccpulse bench: interrupted", file=sys.stderr)
