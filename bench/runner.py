@@ -629,6 +629,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _ratio(value: float) -> str:
+    """Two significant digits below 1 (0.0047, not 0.00), two decimals above."""
+    return f"{value:.2f}" if value >= 1 else f"{value:.2g}"
+
+
 def _table(lines: dict[str, Line], extra: dict[str, Any], engine: str, args: argparse.Namespace) -> str:
     ceiling = lines.get("raw-aiokafka").median() if "raw-aiokafka" in lines else None
     floor = lines.get("faust-noop").median() if "faust-noop" in lines else None
@@ -641,7 +646,7 @@ def _table(lines: dict[str, Line], extra: dict[str, Any], engine: str, args: arg
             out.append(f"| {line.name} | – | – | – | – | – | {line.note} |")
             continue
         spread = f"{min(line.rates):,.0f}–{max(line.rates):,.0f}"
-        ratio = lambda base: f"{median / base:.2f}" if base else "–"  # noqa: E731
+        ratio = lambda base: _ratio(median / base) if base else "–"  # noqa: E731
         out.append(f"| {line.name} | {median:,.0f} | {spread} | {ratio(ceiling)} | {ratio(floor)} | "
                    f"{max(line.rss_mb):,.0f} | {line.note} |")
     for key, value in extra.items():
