@@ -66,3 +66,13 @@ def test_a_line_leaves_no_topics_behind(broker: Any, tmp_path: Path) -> None:
     worker.close()
     assert not {t for t in asyncio.run(names()) if worker.prefix in t}
     assert not worker.data_dir(0).exists()
+
+
+def test_the_pruning_benchmark_prints_its_table(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.prune import main
+
+    assert main(["--entities", "8,16"]) == 0
+    out = capsys.readouterr().out
+    rows = re.findall(r"^\| ([\d,]+) \| ([\d,]+) ms \| ([\d.,]+) ms \|$", out, re.M)
+    assert [int(stored.replace(",", "")) for stored, _, _ in rows] == [8 * 768, 16 * 768]  # 8 days of 15 minutes
+    assert re.search(r"^bench.prune: 2 sizes; at 12,288 buckets the schedule is [\d,]+x cheaper per pruning$", out, re.M)
