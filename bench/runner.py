@@ -127,8 +127,8 @@ async def _create(servers: str, topics: list[str], partitions: int = 4) -> None:
         await admin.close()
 
 
-async def _delete(servers: str, marker: str) -> int:
-    """Delete every topic whose name contains ``marker``; how many. A line's topics go when the line
+async def _delete(servers: str, marker: str) -> None:
+    """Delete every topic whose name contains ``marker``. A line's topics go when the line
     is done: the embedded broker keeps every topic in memory, and a full run's topics together
     (1 M recovery events on top of every round's copies) would not fit in this machine's memory."""
     from aiokafka.admin import AIOKafkaAdminClient
@@ -139,7 +139,6 @@ async def _delete(servers: str, marker: str) -> int:
         doomed = [t for t in await admin.list_topics() if marker in t]
         if doomed:
             await admin.delete_topics(doomed)
-        return len(doomed)
     finally:
         await admin.close()
 

@@ -2,8 +2,9 @@
 
 Housekeeping that acts on stored states by event time (settling and expiring contacts, closing and
 deleting interval buckets) used to walk the whole table each time the watermark moved. A walk
-deserialises every state on a rocksdict store, and the states grow with the data: at 1 M events
-the walks were most of a worker's time. Instead each state is scheduled for the event time at which
+deserialises every state on a rocksdict store, and the states grow with the data: on a rocksdict
+worker 200,000 events in, the contact walk was 62 % of its busy time, and one walk over 7.68 M
+buckets takes 9 s (docs/performance.md). Instead each state is scheduled for the event time at which
 it is next due, and a visit takes only the states whose time has come.
 
 The schedule lives in memory only (a cache over the table, never the truth): a partition is walked
