@@ -146,6 +146,12 @@ def _channel_defaults() -> dict[str, QueueSettings]:
     }
 
 
+def _open_expiry_defaults() -> dict[str, float]:
+    # A call or chat open a whole day is a lost end event; an email can wait in a queue over a long weekend
+    # and a holiday and still be answered.
+    return {"voice": 1.0, "chat": 1.0, "email": 30.0}
+
+
 class Settings(BaseSettings):
     """Every setting ccpulse reads. Construct with ``get_settings()``."""
 
@@ -182,8 +188,14 @@ class Settings(BaseSettings):
         "contact's lifecycle, not by their timestamps: whole-second ACD logs and sources whose clocks disagree "
         "by a few hundred milliseconds (docs/events.md, \"Ordering\").")
     contact_retention_seconds: float = Field(
-        default=24 * 3600, ge=0, description="How long a finished contact is kept for late surveys and QA."
-    )
+        default=24 * 3600, ge=0, description="How long a finished contact keeps all its events after its last one "
+        "(then only a summary is kept: contact_summary_days).")
+    contact_summary_days: float = Field(
+        default=90, gt=0, description="How long a finished contact's summary (queue, channel, last agent, customer) "
+        "is kept after its last event, so surveys and QA scored days later count for the right queue and agent.")
+    open_contact_expiry_days: dict[str, float] = Field(
+        default_factory=_open_expiry_defaults, description="Per channel: days after its last event at which a contact "
+        "still waiting, being handled or in ACW is closed as expired (counted, dead-lettered as expired_open).")
     fcr_window_seconds: float = Field(default=24 * 3600, gt=0, description="A repeat contact within this window after a handled contact makes it not first-contact-resolved.")
     retention_days: float = Field(default=8, gt=0, description="How long 15-minute intervals are kept.")
     publish_interval_seconds: float = Field(default=0.25, gt=0, description="Read-model rows are coalesced this long.")
@@ -227,6 +239,14 @@ class Settings(BaseSettings):
         """The store URL in Faust's terms: its ``rocksdb://`` store runs on rocksdict when installed."""
         scheme, _, rest = self.store.partition("://")
         return f"rocksdb://{rest}" if scheme == "rocksdict" else self.store
+
+    @field_validator("open_contact_expiry_days")
+    @classmethod
+    def _positive_expiry(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = sorted(channel for channel, days in value.items() if not days > 0)
+        if bad:
+            raise ValueError(f"open_contact_expiry_days must be above 0 days (channels {', '.join(bad)})")
+        return {**_open_expiry_defaults(), **value}
 
     @field_validator("channels")
     @classmethod
