@@ -75,13 +75,13 @@ class PartitionFold:
     # ---- the input check (streams.processing._Processor.accept) -------------------------------
     def accept(self, raw: bytes | None, src: str, agent_topic: bool | None) -> Event | str:
         """The decoded event, or the reason it is rejected. ``agent_topic`` None: any topic."""
-        event, reason = check_event(raw, self.marks.get(src, 0.0), self.settings.lateness_seconds, agent_topic)
+        event, reason, _ = check_event(raw, self.marks.get(src, 0.0), self.settings.lateness_seconds, agent_topic)
         return reason if reason is not None else event  # type: ignore[return-value]
 
     def message(self, raw: bytes | None, src: str, offset: int, agent_topic: bool | None) -> str | None:
         """Process one message of ``src``; returns the reason it was rejected, or None."""
         mark = self.marks.get(src, 0.0)
-        event, reason = check_event(raw, mark, self.settings.lateness_seconds, agent_topic)
+        event, reason, _ = check_event(raw, mark, self.settings.lateness_seconds, agent_topic)
         contact_side = event is not None and not isinstance(event, AgentStateChanged)
         if contact_side:
             self.contact_sources.add(src)

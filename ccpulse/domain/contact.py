@@ -405,6 +405,9 @@ class _Folder:
         """
         if self.status in ("done", "new"):
             return
+        if self.answered_at is not None and self.ended_at is not None:
+            # In ACW: its talk already counts where it ended (as :meth:`finish` counts it); keep that.
+            self.count_handled(self.ended_at, 0.0)
         self.add(t, self.queue or "", "expired")
         self.queued_at = self.answered_at = self.ended_at = self.hold_start = None
         self.status, self.outcome = "done", "expired"

@@ -60,25 +60,29 @@ _MOVES = frozenset({"contact.answered", "contact.abandoned", "contact.flowed_out
 _NOT_LIFECYCLE = frozenset({"survey.responded", "qa.evaluated", EXPIRED_TYPE})
 
 
-def check_event(raw: bytes | None, mark: float, lateness: float, agent_topic: bool | None) -> tuple[Event | None, str | None]:
-    """The input check of every input message: (event, None) when accepted, else (event or None, reason).
+def check_event(raw: bytes | None, mark: float, lateness: float,
+                agent_topic: bool | None) -> tuple[Event | None, str | None, str]:
+    """The input check of every input message: (event, None, "") when accepted, else (the event or None
+    when it cannot be decoded, the dead-letter reason, its message).
 
     ``agent_topic``: whether the message came from the agent-events topic (None: a source carrying any
-    type, as :func:`~ccpulse.domain.batch.fold_messages`' list). ``mark``: its source's watermark. The
-    event is returned with a ``late`` reason, so the contact it belongs to can be told (see
-    :meth:`ContactRules.on_late`).
+    type, as :func:`~ccpulse.domain.batch.fold_messages`' list). ``mark``: its source's watermark. A
+    late event is returned with its reason, so the contact it belongs to can be told
+    (:meth:`ContactRules.on_late`).
     """
     try:
         event = decode_event(raw)
     except EventRejected as exc:
-        return None, exc.reason
+        return None, exc.reason, exc.message
     if event.type in CUSTOMER_EVENT_TYPES:  # customer events have their own topic and processor
-        return event, "wrong_topic"
+        return event, "wrong_topic", f"{event.type} belongs on the customer-events topic"
     if agent_topic is not None and isinstance(event, AgentStateChanged) != agent_topic:
-        return event, "wrong_topic"
+        where = "the contact or survey topic" if agent_topic else "the agent-events topic"
+        return event, "wrong_topic", f"{event.type} belongs on {where}"
     if is_late(event.at, mark, lateness):
-        return event, "late"
-    return event, None
+        return event, "late", (f"event time is {mark - event.at:.0f} s behind the watermark; "
+                               f"the lateness bound is {lateness:.0f} s")
+    return event, None, ""
 
 
 def judging_mark(sources: Iterable[tuple[float | None, bool]]) -> float:
