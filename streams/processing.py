@@ -28,7 +28,7 @@ from ccpulse.domain.agent import fold_agent
 from ccpulse.domain.calendar import BusinessClock
 from ccpulse.domain.buckets import apply_delta, dominant_channel, interval_figures, merge_buckets
 from ccpulse.domain.intervals import BUCKET_SECONDS, is_late, iso
-from ccpulse.domain.contact import add_event, event_record, fold_contact
+from ccpulse.domain.contact import add_event, diff_contributions, event_record, fold_contact
 from ccpulse.domain.entity import (SWEEP_INDEX, SWEEP_SECONDS, AgentRules, Change, ContactRules, check_event, judging_mark,
                                    numbered)
 from ccpulse.domain.customer import customer_contributions, prune_customer

@@ -198,6 +198,8 @@ def prune_customer(contacts: dict[str, dict[str, Any]], horizon: float,
         return {cid: rec for cid, rec in contacts.items() if recent(rec)}
     keep: set[str] = {cid for cid, rec in contacts.items() if rec.get("queued_at") is None and recent(rec)}
     for case in customer_cases(contacts, window_seconds):
-        if case.open or any(recent(contacts[cid]) for cid in case.contact_ids):
+        # A case with a contact still open is kept whole even when another member resolved it: the open
+        # contact's next record (answered days later, or expired) must find its case, not open a new one.
+        if case.open or any(recent(contacts[cid]) or contacts[cid].get("open") for cid in case.contact_ids):
             keep.update(case.contact_ids)
     return {cid: rec for cid, rec in contacts.items() if cid in keep}
