@@ -196,6 +196,11 @@ class ReadModelCollector:
         for (topic, reason), count in sorted(store.rejected.items()):
             rejected.add_metric([topic, reason], count)
         yield rejected
+        # Open contacts closed as expired (docs/events.md, "Retention of contacts"): each has one
+        # expired_open dead letter, so the count is durable and cluster-wide like the rejections.
+        yield CounterMetricFamily("ccpulse_contacts_expired", "Open contacts closed as expired (waiting, handled or in "
+                                  "ACW past their channel's limit, or moved on by a late event)",
+                                  value=sum(n for (_, reason), n in store.rejected.items() if reason == "expired_open"))
         consumed: dict[str, int] = {}
         buckets: list[float] = []
         counts: list[int] = []
