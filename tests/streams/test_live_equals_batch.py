@@ -209,3 +209,59 @@ def test_the_stream_exercises_what_it_is_meant_to(expected) -> None:
     assert total("queue|q1|", "expired") == 2  # the open call and the late-answered one
     assert total("agent|a1|", "qa_count") == 1 and total("agent|a1|", "nps_promoters") == 1
     assert total("queue|eq|", "cases_opened") == 1  # the weekend email opened one case, not one per record
+
+
+class _Crash(Exception):
+    pass
+
+
+async def _crash_in_sweep_then_redeliver(records: list[Record]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Process ``records`` (contact topic) in one batch whose sweep expires a contact; the worker dies after the
+    sweep wrote its states and before it sent their messages. A new worker (same tables) reads the batch again."""
+    facts, customer_facts, deadletter, stats = _Topic(), _Topic(), _Topic(), _Topic()
+    contacts_t: dict[str, Any] = {}
+    watermarks: dict[str, Any] = {}
+    ends = {TOPICS.contact_events: len(records), TOPICS.survey_events: 0}
+    buckets: dict[str, Any] = {}
+    intervals = IntervalProcessor(SETTINGS, buckets, stats, deadletter, _Rows())  # type: ignore[arg-type]
+    batch = [_Event(_Message(TOPICS.contact_events, r.offset, None, r.value)) for r in records]
+
+    def worker() -> ContactProcessor:
+        return ContactProcessor(SETTINGS, contacts_t, watermarks, facts, customer_facts, deadletter, _Rows(),  # type: ignore[arg-type]
+                                highwater=lambda topic, partition: ends.get(topic))
+
+    first = worker()
+    send = first.send_stored
+    calls = 0
+
+    async def dies_at_the_sweeps_send() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # the batch's own messages went out; the sweep's do not
+            first._sends = []
+            raise _Crash
+        await send()
+
+    first.send_stored = dies_at_the_sweeps_send  # type: ignore[method-assign]
+    with pytest.raises(_Crash):
+        await first.process(batch)
+    await intervals.process(facts.take(TOPICS.interval_facts))
+    lost = {k: dict(b["c"]) for k, b in buckets.items()}
+    await worker().process(batch)  # redelivered: nothing was committed
+    await intervals.process(facts.take(TOPICS.interval_facts))
+    return lost, buckets
+
+
+def test_what_a_sweep_sends_survives_a_crash_before_it_was_sent() -> None:
+    start = parse_time("2026-03-02T09:00:00Z")
+    events = [ev("queued", start, "w1", channel="voice", queue_id="q1")]
+    t = start + 600
+    while t < start + 86400 + 2 * 3600:
+        events += call(f"t{int(t)}", t)
+        t += 3600
+    records = split(events)[TOPICS.contact_events]
+    lost, buckets = asyncio.run(_crash_in_sweep_then_redeliver(records))
+    expired = {k: b["c"]["expired"] for k, b in buckets.items() if b["c"].get("expired")}
+    assert not any(c.get("expired") for c in lost.values())  # the crash lost the expiry's delta ...
+    assert expired == {f"queue|q1|{int(start + 86400)}": 1, f"channel|voice|{int(start + 86400)}": 1}  # ... sent again, once
+    assert figures(buckets) == figures(batch_buckets(split(events)))
