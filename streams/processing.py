@@ -521,7 +521,7 @@ class ContactProcessor(_Processor):
         for cid, state, change in changes:
             with _writing_for(due[state["p"]][1]):
                 if change.state is None:
-                    self.contacts.pop(cid, None)
+                    del self.contacts[cid]
                 else:
                     self.contacts[cid] = change.state
                     self._schedule(cid, change.state)
