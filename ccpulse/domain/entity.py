@@ -184,9 +184,17 @@ class ContactRules:
         last = state.get("last_t", 0.0)
         if state.get("compact"):
             return last + self.keep_summary
-        if state.get("open"):
-            return _lifecycle_t(state["events"]) + self.open_limit(state.get("channel"))
+        is_open, channel = self._openness(state)
+        if is_open:
+            return _lifecycle_t(state["events"]) + self.open_limit(channel)
         return last + self.keep
+
+    def _openness(self, state: Mapping[str, Any]) -> tuple[bool, str | None]:
+        """(open?, channel) of a stored state; a state stored before these were kept is folded once."""
+        if "open" in state:
+            return bool(state["open"]), state.get("channel")
+        fold = fold_contact("", state.get("events", []), self.sla, self.skew)
+        return fold.live is not None, (fold.summary or {}).get("channel")
 
     def sweep_at(self, state: Mapping[str, Any]) -> float:
         """The judging watermark at which :meth:`on_due` has something to do for this contact."""
@@ -213,12 +221,15 @@ class ContactRules:
         while current["events"] and at >= self.due_at(current):
             if current.get("open") and rec["type"] in _NOT_LIFECYCLE:
                 break  # a survey does not expire an open contact; the sweep does
+            was = self.due_at(current), current.get("compact"), current.get("open")
             step = self._transition(cid, current)
             before = self._chain(before, step)
             if step.state is None:
                 current = _new_state()
                 break
             current = step.state
+            if (self.due_at(current), current.get("compact"), current.get("open")) == was:
+                break  # no progress (never expected)
         events = list(current["events"])
         add_event(events, rec)
         after = self._refold(cid, current, events, at)
@@ -237,8 +248,11 @@ class ContactRules:
             self._settle(cid, out)
             current, acted = out.state, True  # type: ignore[assignment]
         while current is not None and judging >= self.due_at(current) + self.lateness:
+            before = self.due_at(current), current.get("compact"), current.get("open")
             out = self._chain(out, self._transition(cid, current))
             current, acted = out.state, True
+            if current is not None and (self.due_at(current), current.get("compact"), current.get("open")) == before:
+                break  # no progress (never expected): look again at the next sweep rather than loop
         return out if acted else None
 
     def on_late(self, cid: str, state: Mapping[str, Any] | None, rec: dict[str, Any], mark: float) -> Change | None:
@@ -259,10 +273,14 @@ class ContactRules:
         at = self.due_at(state)
         if state.get("compact"):
             return Change(None, drop_rows=True)  # the summary's time is over: forget the contact
-        if state.get("open"):
-            limit = self.open_limit(state.get("channel"))
-            return self._expire(cid, state, at, f"still open {limit / 86400:g} days after its last event "
-                                f"(the {state.get('channel') or 'voice'} limit, open_contact_expiry_days)")
+        is_open, channel = self._openness(state)
+        if is_open:
+            limit = self.open_limit(channel)
+            return self._expire(cid, {**state, "open": True, "channel": channel}, at,
+                                f"still open {limit / 86400:g} days after its last event "
+                                f"(the {channel or 'voice'} limit, open_contact_expiry_days)")
+        if not any(r["type"] == "contact.queued" for r in state["events"]):
+            return Change(None, drop_rows=True)  # it never queued: nothing to summarise (its events were dead-lettered)
         summary = compact_record(cid, state["events"], self.sla, self.skew)
         # Figures sent stay: the summary contributes nothing itself, so nothing is taken back.
         compacted = {**state, "events": [summary], "contrib": {}, "compact": True, "open": False}
@@ -270,6 +288,9 @@ class ContactRules:
 
     def _expire(self, cid: str, state: dict[str, Any], at: float, why: str) -> Change:
         record = expired_record(cid, at)
+        earlier = sum(1 for r in state["events"] if r["type"] == EXPIRED_TYPE)
+        if earlier:  # expired before, then queued again: each expiry is its own record
+            record["id"] = f"{record['id']}#{earlier + 1}"
         last = next((r for r in reversed(state["events"]) if r.get("raw")), state["events"][-1])
         events = list(state["events"])
         add_event(events, record)

@@ -227,3 +227,40 @@ def test_a_survey_waiting_unread_keeps_its_contact_from_being_compacted() -> Non
     assert figures(BatchResult(buckets=fold.buckets), "agent", "a1")["csat_responses"] == 1
     fold.message(orjson.dumps(ev("queued", start + 4 * 3600 + 60, "k4", channel="voice", queue_id="v")), "contacts:0", 999, False)
     assert "k3" not in fold.contacts  # read to its end: the newer watermark, 4 h on (summary kept 72 min)
+
+
+# ---- edge cases of the lifetimes -------------------------------------------------------------------
+def test_a_contact_queued_again_after_it_expired_can_expire_again() -> None:
+    start = at(MON, "09:00:00")
+    day = 86400
+    result = fold(by_time([ev("queued", start, "r1", channel="voice", queue_id="q1"),
+                           ev("queued", start + day + 7200, "r1", channel="voice", queue_id="q1"),
+                           *traffic(start + 60, start + 2 * day + 3 * 3600 + 900)]))
+    q1 = figures(result, "queue", "q1")
+    assert (q1["offered"], q1["expired"]) == (2, 2)  # each visit offered once and expired once
+    assert result.expired == ["r1", "r1"]
+
+
+def test_events_of_a_contact_that_never_queued_are_not_kept_as_a_summary() -> None:
+    start = at(MON, "09:00:00")
+    result = fold(by_time([ev("answered", start, "n1", agent_id="a1"),  # its queued never comes
+                           *traffic(start + 60, start + 86400 + 2 * 3600, every=3600)]))
+    assert figures(result, "agent", "a1")["answered"] == 0
+    settings = Settings()
+    fold_ = PartitionFold(settings)
+    for n, e in enumerate(by_time([ev("answered", start, "n1", agent_id="a1"),
+                                   *traffic(start + 60, start + 86400 + 2 * 3600, every=3600)])):
+        fold_.message(orjson.dumps(e), "contacts:0", n, False)
+    assert "n1" not in fold_.contacts  # deleted after the retention, not compacted
+
+
+def test_a_state_stored_before_the_open_flag_existed_is_judged_by_its_events() -> None:
+    from ccpulse.domain.entity import ContactRules
+    settings = Settings()
+    rules = ContactRules(settings, PartitionFold(settings).sla)
+    start = at(MON, "09:00:00")
+    queued = {"id": "e1", "type": "contact.queued", "t": start, "src": "c:0", "off": 0, "raw": "{}",
+              "queue_id": "eq", "channel": "email"}
+    legacy = {"events": [queued], "contrib": {}, "fcr": None, "last_t": start, "settled": True}
+    assert rules.due_at(legacy) == start + 30 * 86400  # an open email: its 30 days, not the 24 h retention
+    assert rules.on_due("m9", legacy, start + 2 * 86400) is None
