@@ -209,6 +209,9 @@ class Settings(BaseSettings):
     rating_callback_secret: str | None = Field(
         default=None, description="HMAC-SHA256 key of POST /api/v1/callbacks/rating (X-Ccpulse-Signature); "
         "unset: the endpoint answers 503.")
+    rating_callback_queues: list[str] | None = Field(
+        default=None, description="Limit the rating callback to contacts of these queues, as a queue-limited "
+        "ingest token is (a relay shared by one client only); unset: any contact.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("timezone")

@@ -16,11 +16,8 @@ from pydantic import ValidationError
 
 from api.auth import TokenRegistry, hash_token, new_token
 from api.main import create_app
-from api.routes.events import scope_problem
-from api.scope import ScopedStore
 from api.store import ReadModelStore
 from ccpulse.settings import ApiToken, QueueSettings, Settings
-from schemas.events import decode_event
 from tests.api.conftest import NOW, T0, make_settings, recent
 from tests.api.test_stream import _read_sse
 
@@ -229,26 +226,3 @@ def test_auth_disabled_serves_everyone_but_still_masks_customer_ids(world) -> No
     assert client.get("/api/v1/contacts/recent", params={"queue_id": "sales"}).json()["contacts"][0]["customer_id"] == "c***7"
     status, _, frames = asyncio.run(_read_sse(app))
     assert orjson.loads(next(d for e, d in frames if e == "snapshot"))["auth_disabled"] is True
-
-
-def test_ingest_scope_rules(world) -> None:
-    registry = TokenRegistry(make_settings(auth_enabled=True, api_tokens=TOKENS))
-    sales = registry.lookup(SALES)
-    visible = ScopedStore(world, sales.queues)
-
-    def problem(**event: object) -> str | None:
-        base = {"event_id": "e1", "occurred_at": "2026-03-02T09:20:00Z"}
-        return scope_problem(decode_event(orjson.dumps({**base, **event})), sales, visible)
-
-    assert problem(type="contact.queued", contact_id="n1", queue_id="sales", channel="voice") is None
-    assert "not one of this token's queues" in problem(type="contact.queued", contact_id="n1", queue_id="support", channel="voice")
-    assert problem(type="survey.responded", contact_id="r-sales", survey="csat", score=4) is None
-    assert "not known" in problem(type="survey.responded", contact_id="r-support", survey="csat", score=4)
-    assert problem(type="agent.state_changed", agent_id="a2", state="available") is None
-    assert "not staffed" in problem(type="agent.state_changed", agent_id="a1", state="available")
-    assert "not one of" in problem(type="agent.state_changed", agent_id="a2", state="available", queue_ids=["sales", "vip"])
-    assert scope_problem(decode_event(orjson.dumps({"type": "contact.queued", "event_id": "e", "contact_id": "x",
-                                                    "occurred_at": "2026-03-02T09:20:00Z", "queue_id": "vip",
-                                                    "channel": "voice"})),
-                         registry.lookup(FULL), None) is None
-    _ = T0
