@@ -22,7 +22,7 @@ from ccpulse.settings import Settings
 from schemas.api import ErrorResponse, IntervalRow
 
 __all__ = [
-    "AUTH_RESPONSES", "CSV_RESPONSE", "bounded_body", "get_principal", "metrics_store", "raw_store", "require", "INTERVAL_FIELDS", "IntervalQuery", "MAX_RANGE_DAYS", "csv_response", "get_settings", "get_store",
+    "AUTH_RESPONSES", "CSV_RESPONSE", "bounded_body", "get_principal", "get_stream_principal", "metrics_store", "raw_store", "require", "INTERVAL_FIELDS", "IntervalQuery", "MAX_RANGE_DAYS", "csv_response", "get_settings", "get_store",
     "interval_answer", "interval_query", "queue_selection", "split_ids",
     "PROFILE_CSV_RESPONSE", "PROFILE_DEFAULT_DAYS", "ProfileQuery", "profile_answer", "profile_query",
     "known_agent", "known_channel", "known_queue", "known_team", "MAX_QUERY_TIME", "MIN_QUERY_TIME", "parse_time",
@@ -55,20 +55,36 @@ _query_token = APIKeyQuery(name="access_token", auto_error=False,
                            description="The API token as a query parameter, for EventSource and wallboard URLs.")
 
 
-def get_principal(
+def _authenticate(request: Request, presented: str | None, hint: str = "") -> Principal:
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        principal = request.app.state.tokens.lookup(presented)
+        if principal is None:
+            raise HTTPException(401, f"missing or invalid API token: send Authorization: Bearer <token>{hint}",
+                                headers={"WWW-Authenticate": "Bearer"})
+        request.state.principal = principal
+    return principal
+
+
+def get_principal(request: Request, bearer: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+    """The caller, from the bearer token; 401 when missing or unknown.
+
+    ``?access_token=`` is not read here: a token in a URL ends up in proxy logs, browser history
+    and Referer headers, so it is accepted only where a browser cannot send a header
+    (:func:`get_stream_principal`)."""
+    hint = ("; ?access_token= is accepted only by /api/v1/stream (EventSource cannot send headers)"
+            if bearer is None and "access_token" in request.query_params else "")
+    return _authenticate(request, bearer.credentials if bearer else None, hint)
+
+
+def get_stream_principal(
     request: Request,
     bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
     query_token: str | None = Depends(_query_token),
 ) -> Principal:
-    """The caller, from the bearer token (or ``access_token``); 401 when missing or unknown."""
-    principal = getattr(request.state, "principal", None)
-    if principal is None:
-        principal = request.app.state.tokens.lookup(bearer.credentials if bearer else query_token)
-        if principal is None:
-            raise HTTPException(401, "missing or invalid API token: send Authorization: Bearer <token>",
-                                headers={"WWW-Authenticate": "Bearer"})
-        request.state.principal = principal
-    return principal
+    """The caller of the SSE stream: the bearer token, or ``?access_token=`` (EventSource and the
+    wallboard on a TV cannot send headers)."""
+    return _authenticate(request, bearer.credentials if bearer else query_token)
 
 
 async def bounded_body(request: Request, limit: int) -> bytes:

@@ -77,7 +77,9 @@ def generation_covers(marker: dict[str, Any], dimension: str, entity: str, start
 
 
 def _bucket_ident(ident: str) -> tuple[str, str, int]:
-    dimension, entity, start = ident.split("|", 2)
+    # The entity is the middle part, whatever it holds (an id may contain "|").
+    dimension, _, rest = ident.partition("|")
+    entity, _, start = rest.rpartition("|")
     return dimension, entity, int(start)
 
 

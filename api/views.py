@@ -19,7 +19,7 @@ from api.store import ReadModelStore
 log = logging.getLogger("ccpulse.api")
 
 __all__ = [
-    "SURVEY_FIELDS", "agent_view", "mask", "centre_live", "open_cases", "csv_text", "entity_profile", "entity_rows",
+    "SURVEY_FIELDS", "agent_view", "mask", "centre_live", "open_cases", "csv_cell", "csv_text", "entity_profile", "entity_rows",
     "entity_series", "interval_rows", "merged_series", "mixed_sla",
     "queue_views", "recent_contacts", "select_queues", "series_rows", "staffing_view", "summary_view", "survey_rows", "team_agents",
     "window_row",
@@ -341,11 +341,26 @@ def agent_view(row: dict[str, Any], now: float) -> dict[str, Any]:
 
 
 # ---- exports -------------------------------------------------------------------------------------
+#: What a spreadsheet reads as the start of a formula (OWASP "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet shows as text: a text starting like a formula gets a leading
+    ``'`` (OWASP). Numbers stay numbers (a negative MRR growth is -0.05, not text); null is empty."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def csv_text(id_column: str, entity_id: str | None, fields: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
-    """CSV of interval rows: a header (``id_column`` then ``fields``), one line per row; null is empty."""
+    """CSV of interval rows: a header (``id_column`` then ``fields``), one line per row; null is empty.
+    Every text cell goes through :func:`csv_cell`."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([id_column, *fields])
+    writer.writerow([csv_cell(id_column), *map(csv_cell, fields)])
     for row in rows:
-        writer.writerow([entity_id or "", *("" if row[f] is None else row[f] for f in fields)])
+        writer.writerow([csv_cell(entity_id or ""), *(csv_cell(row[f]) for f in fields)])
     return out.getvalue()

@@ -91,12 +91,20 @@ def test_every_protected_endpoint_answers_401_without_a_valid_token(client: Test
         assert client.get(open_path).status_code == 200
 
 
-def test_a_valid_token_reads_by_header_or_query_parameter(client: TestClient, world) -> None:
+def test_a_valid_token_reads_by_header_and_by_query_parameter_on_the_stream_only(client: TestClient, world) -> None:
     by_header = client.get("/api/v1/queues", headers=bearer(FULL))
-    by_query = client.get("/api/v1/queues", params={"access_token": FULL})
-    assert by_header.status_code == by_query.status_code == 200
-    assert by_header.json() == by_query.json()
+    assert by_header.status_code == 200
     assert [q["queue_id"] for q in by_header.json()["queues"]] == ["sales", "support", "vip"]
+    # A token in a URL leaks to logs and Referer headers: only the stream (EventSource) takes one.
+    by_query = client.get("/api/v1/queues", params={"access_token": FULL})
+    assert by_query.status_code == 401 and "accepted only by /api/v1/stream" in by_query.json()["detail"]
+    assert client.get("/metrics", params={"access_token": FULL}).status_code == 401
+    assert client.post("/api/v1/events", params={"access_token": FULL}, json=[]).status_code == 401
+    status, _, frames = asyncio.run(_read_sse(client.app, f"access_token={FULL}"))
+    assert status == 200 and any(event == "snapshot" for event, _ in frames)
+    documented = {path for path, ops in client.app.openapi()["paths"].items()
+                  for op in ops.values() if any("APIKeyQuery" in scheme for scheme in op.get("security", []))}
+    assert documented == {"/api/v1/stream"}
 
 
 def test_scopes_are_enforced(client: TestClient, world) -> None:
