@@ -6,10 +6,14 @@ so limiting what a queue-scoped token sees happens here, once, and every endpoin
 
 What a queue-scoped token sees:
 - queues, waiting contacts, recent contacts and alerts of its queues;
-- agents staffed *only* on its queues (an agent shared with another client's queues
-  would reveal that client's traffic through the agent's own figures), and teams made
-  of those agents;
-- channel figures summed over its queues only;
+- agents staffed now on at least one of its queues, with ``queue_ids`` cut to its queues,
+  and their interval figures on its queues only: the ``agentq`` series (an agent's work per
+  queue, see ccpulse.domain.intervals) of its queues summed — never the agent's own series,
+  which holds their work on every queue;
+- no time in state (available, on contact, after-contact work, away) and so no occupancy or
+  utilization: time in state belongs to the agent, not to a queue, and an agent's time on a
+  contact of another client's queue must not show;
+- teams made of those agents, summed the same way; channel figures summed over its queues;
 - nothing process-wide (dead letters, worker stats, consumer lag).
 """
 
@@ -20,6 +24,7 @@ from typing import Any
 
 from api.store import ReadModelStore
 from api.views import merged_series
+from ccpulse.domain.intervals import AGENT_QUEUE, split_agent_queue
 from ccpulse.settings import Settings
 
 __all__ = ["ScopedStore", "scoped"]
@@ -59,17 +64,23 @@ class ScopedStore:
         return self._store.event_now()
 
     # ---- filtered rows ---------------------------------------------------------------------
-    def _agent_visible(self, row: dict[str, Any]) -> bool:
-        queues = row.get("queue_ids") or ()
-        return bool(queues) and all(q in self._queues for q in queues)
-
     @cached_property
     def contacts(self) -> dict[str, dict[str, Any]]:
         return {k: r for k, r in self._store.contacts.items() if r.get("queue_id") in self._queues}
 
     @cached_property
     def agents(self) -> dict[str, dict[str, Any]]:
-        return {k: r for k, r in self._store.agents.items() if self._agent_visible(r)}
+        """Agents staffed now on one of the token's queues, their queue list cut to those queues."""
+        out = {}
+        for agent_id, row in self._store.agents.items():
+            mine = [q for q in row.get("queue_ids") or () if q in self._queues]
+            if mine:
+                out[agent_id] = {**row, "queue_ids": mine}
+        return out
+
+    def agent_visible(self, agent_id: str | None) -> bool:
+        """May this token see ``agent_id``: staffed on one of its queues now, or with work on them."""
+        return agent_id is not None and (agent_id in self.agents or ("agent", agent_id) in self.intervals)
 
     @cached_property
     def recent(self) -> dict[str, dict[str, Any]]:
@@ -84,14 +95,21 @@ class ScopedStore:
         store = self._store
         out: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
         by_channel: dict[str, list[dict[int, dict[str, Any]]]] = {}
+        by_agent: dict[str, list[dict[int, dict[str, Any]]]] = {}
         for (dimension, entity), series in store.intervals.items():
             if dimension == "queue" and entity in self._queues:
                 out[(dimension, entity)] = series
                 by_channel.setdefault(store.queue_channel(entity), []).append(series)
-            elif dimension == "agent" and entity in self.agents:
-                out[(dimension, entity)] = series
+            elif dimension == AGENT_QUEUE:
+                agent_id, queue_id = split_agent_queue(entity)
+                if queue_id in self._queues:
+                    by_agent.setdefault(agent_id, []).append(series)
         for channel, series_list in by_channel.items():
             out[("channel", channel)] = merged_series(series_list)
+        for agent_id, series_list in by_agent.items():
+            # An agent's figures here are their work on these queues: the agentq series summed
+            # (one queue: the series itself, shared, not copied).
+            out[("agent", agent_id)] = series_list[0] if len(series_list) == 1 else merged_series(series_list)
         return out
 
     @property

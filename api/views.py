@@ -292,7 +292,15 @@ def recent_contacts(store: ReadModelStore, *, queue_id: str | None = None, agent
                     max_csat: int | None = None, limit: int = 50,
                     customer_ids: bool = False) -> tuple[list[dict[str, Any]], int]:
     """The newest contacts (by ``updated_at``, then id) matching every filter given; (rows, matches).
-    Customer ids are masked unless ``customer_ids``."""
+    Customer ids are masked unless ``customer_ids``; for a queue-limited store, so are the ids of
+    agents it cannot see (one re-staffed to another client since), and filtering by one finds nothing."""
+    visible = getattr(store, "agent_visible", None)
+
+    def shown_agent(agent: str | None) -> str | None:
+        return agent if agent is None or visible is None or visible(agent) else mask(agent)
+
+    if agent_id is not None and visible is not None and not visible(agent_id):
+        return [], 0
     rows = [
         row for row in store.recent.values()
         if (queue_id is None or row.get("queue_id") == queue_id)
@@ -310,7 +318,7 @@ def recent_contacts(store: ReadModelStore, *, queue_id: str | None = None, agent
             "customer_id": row.get("customer_id") if customer_ids else mask(row.get("customer_id")),
             "channel": row.get("channel") or "voice",
             "queue_id": row.get("queue_id"),
-            "agent_id": row.get("agent_id"),
+            "agent_id": shown_agent(row.get("agent_id")),
             "queued_at": _iso_or_none(row.get("queued_at")),
             "wait_seconds": row.get("wait_seconds"),
             "breached": bool(row.get("breached")),
