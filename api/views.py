@@ -94,7 +94,7 @@ def entity_series(store: ReadModelStore, dimension: str, entity: str) -> tuple[S
     """The 15-minute series of a queue, agent, team, channel or the centre, and the SLA settings
     its figures use."""
     if dimension == "centre":
-        return (merged_series(s for (d, _), s in store.intervals.items() if d == "queue"), mixed_sla(store.settings))
+        return (store.centre_series(), mixed_sla(store.settings))
     if dimension == "queue":
         series: Series = store.intervals.get(("queue", entity), {})
         sla = queue_sla(store, entity)
@@ -268,7 +268,7 @@ def survey_rows(store: ReadModelStore, queue_id: str | None, agent_id: str | Non
     elif agent_id is not None:
         series = store.intervals.get(("agent", agent_id), {})
     else:
-        series = merged_series(s for (dimension, _), s in store.intervals.items() if dimension == "queue")
+        series = store.centre_series()
     rows = series_rows(series, mixed_sla(store.settings), granularity, store.settings.zone, start, end)
     keep = ("interval_start", "interval_end", "granularity", *SURVEY_FIELDS)
     return [{k: row[k] for k in keep} for row in rows]
