@@ -18,11 +18,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
 
 from ccpulse.broker import BrokerUnavailable, EmbeddedBroker, free_port, wait_for_port
 from ccpulse.kafka import KafkaUnreachable, ensure_topics
-from ccpulse.settings import Settings, get_settings
+from ccpulse.settings import ConfigError, Settings, get_settings
 
 if TYPE_CHECKING:
     from ccpulse.kafka_broker import KafkaBroker
@@ -118,8 +117,9 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
 
     from api.main import create_app
 
+    app = create_app(settings)  # a bad token file fails here, before Kafka is asked anything
     asyncio.run(ensure_topics(settings))
-    uvicorn.run(create_app(settings), host=args.host or settings.api_host, port=args.port or settings.api_port,
+    uvicorn.run(app, host=args.host or settings.api_host, port=args.port or settings.api_port,
                 log_level="warning", timeout_graceful_shutdown=5)
     return 0
 
@@ -247,12 +247,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(chosen if chosen in COMMANDS else None).parse_args(argv)
     try:
         settings = get_settings()
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        return _fail(f"invalid setting {'.'.join(map(str, first['loc']))}: {first['msg']} (check CCPULSE_* variables and CCPULSE_CONFIG_FILE)")
+    except ConfigError as exc:
+        return _fail(str(exc))
     try:
         return args.run(args, settings)
-    except KafkaUnreachable as exc:
+    except (KafkaUnreachable, ConfigError) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return 130

@@ -73,7 +73,7 @@ __all__ = [
 
 PROGRESS_SECONDS = 2.0
 #: Dimensions of the stored buckets (teams and the centre are sums of them).
-DIMENSIONS: tuple[str, ...] = ("queue", "channel", "agent")
+DIMENSIONS: tuple[str, ...] = ("queue", "channel", "agent", "agentq")
 BATCH_RECORDS = 50_000
 #: Empty fetches (1 s each) after which a partition short of its end offset counts as read.
 STALL_ROUNDS = 10

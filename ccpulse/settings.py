@@ -9,19 +9,20 @@ variables, e.g. ``CCPULSE_TOPICS__CONTACT_EVENTS=acme.contacts``.
 from __future__ import annotations
 
 import os
+import tomllib
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from ccpulse.domain.calendar import BusinessClock, Calendar
 
-__all__ = ["ApiToken", "BusinessHours", "QueueSettings", "RetentionSettings", "Settings", "SlClock", "SlFormula", "Topics",
-           "get_settings"]
+__all__ = ["ApiToken", "BusinessHours", "ConfigError", "QueueSettings", "RetentionSettings", "Settings", "SlClock", "SlFormula", "Topics",
+           "describe_error", "get_settings", "load_settings", "read_toml"]
 
 #: The service-level formulas a queue can choose (see docs/metrics.md).
 SlFormula = Literal[
@@ -46,7 +47,7 @@ class BusinessHours(BaseModel):
     ``24:00`` ends a span at midnight; a missing day is closed); ``holidays`` are closed dates.
     """
 
-    model_config = {"frozen": True}
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     hours: dict[str, list[str]] = Field(default_factory=_default_hours,
                                         description="Weekday -> opening spans, e.g. {mon = [\"08:00-12:00\", \"13:00-17:00\"]}.")
@@ -69,6 +70,8 @@ def _calendar(hours: tuple[tuple[str, tuple[str, ...]], ...], holidays: tuple[da
 
 class QueueSettings(BaseModel):
     """SLA settings of one queue (or the default of one channel)."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelled key is an error, never silently ignored
 
     sl_threshold_seconds: float = Field(gt=0, description="Answer within this many seconds to meet the service level.")
     sl_target: float = Field(default=0.80, ge=0, le=1, description="Service-level target, a ratio.")
@@ -98,6 +101,8 @@ class QueueSettings(BaseModel):
 class ApiToken(BaseModel):
     """One API token: its SHA-256 (never the token itself), scopes and optional queue limit."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelled key is an error, never silently ignored
+
     name: str = Field(min_length=1, description="Who holds the token (shown in logs), e.g. \"acme-wallboard\".")
     sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$", description="Hex SHA-256 of the token (`ccpulse token create`).")
     scopes: list[Literal["read", "metrics", "ingest", "customer_ids"]] = Field(
@@ -108,6 +113,8 @@ class ApiToken(BaseModel):
 
 class RetentionSettings(BaseModel):
     """How customer retention is measured (docs/metrics.md, "Customer retention")."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelled key is an error, never silently ignored
 
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$", description="The one currency of every amount "
                           "(ISO 4217). Events in another currency need an explicit exchange_rate, else they are "
@@ -125,6 +132,8 @@ class RetentionSettings(BaseModel):
 
 class Topics(BaseModel):
     """Kafka topic names. Defaults follow the event contract."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelled key is an error, never silently ignored
 
     contact_events: str = "cc.contact-events"
     agent_events: str = "cc.agent-events"
@@ -216,6 +225,9 @@ class Settings(BaseSettings):
     rating_callback_secret: str | None = Field(
         default=None, description="HMAC-SHA256 key of POST /api/v1/callbacks/rating (X-Ccpulse-Signature); "
         "unset: the endpoint answers 503.")
+    rating_callback_queues: list[str] | None = Field(
+        default=None, description="Limit the rating callback to contacts of these queues, as a queue-limited "
+        "ingest token is (a relay shared by one client only); unset: any contact.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("timezone")
@@ -292,7 +304,46 @@ class Settings(BaseSettings):
         return BusinessClock(sla.business_hours.calendar(), self.timezone)
 
 
+class ConfigError(ValueError):
+    """A configuration problem as one line that names the file, the key and the fix; the CLI prints
+    it as ``ccpulse: …`` and exits 2 (a traceback would bury the one thing the operator must change)."""
+
+
+def describe_error(exc: ValidationError, source: str) -> str:
+    """The first problem of ``exc`` as one line naming the key and ``source`` (a file or the variables)."""
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        return f"unknown key {where!r} in {source}: remove it or fix its spelling"
+    return f"invalid {where!r} in {source}: {first['msg']}"
+
+
+def read_toml(path: Path | str, what: str) -> dict:
+    """A TOML file's tables, or :class:`ConfigError` naming the file when it is missing or not TOML."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {str(path)!r} does not exist: create it or fix the path") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {str(path)!r}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{what} {str(path)!r} is not valid TOML: {exc}") from None
+
+
+def load_settings() -> Settings:
+    """Settings from the environment and ``CCPULSE_CONFIG_FILE``, or :class:`ConfigError`."""
+    config_file = os.environ.get("CCPULSE_CONFIG_FILE")
+    if config_file:
+        read_toml(config_file, "CCPULSE_CONFIG_FILE")  # missing or bad TOML: one line, not a traceback
+    source = f"CCPULSE_CONFIG_FILE {config_file!r} or the CCPULSE_* variables" if config_file else "the CCPULSE_* variables"
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(describe_error(exc, source)) from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (read once)."""
-    return Settings()
+    """The process-wide settings (read once); :class:`ConfigError` when they are wrong."""
+    return load_settings()

@@ -20,7 +20,7 @@ from typing import Any
 
 from ccpulse.domain.calendar import BusinessClock
 from ccpulse.domain.formulas import ces_difficult, ces_easy, csat_dissatisfied, csat_satisfied, normalise_score, nps_bucket
-from ccpulse.domain.intervals import bucket_start
+from ccpulse.domain.intervals import AGENT_QUEUE, agent_queue, bucket_start
 from schemas.events import DEFAULT_SURVEY_SCALES, Event
 
 __all__ = [
@@ -176,6 +176,7 @@ class _Folder:
             keys = [bucket_key("queue", queue, t), bucket_key("channel", self.channel, t)]
             if agent is not None:
                 keys.append(bucket_key("agent", agent, t))
+                keys.append(bucket_key(AGENT_QUEUE, agent_queue(agent, queue), t))  # the agent on this queue
             self._keys[where] = keys
         for key in keys:
             bucket = self.out.contributions.setdefault(key, {})
