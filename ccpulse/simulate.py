@@ -294,6 +294,7 @@ class _Contact:
     state: str = "new"  # waiting, ringing, talking, done
     agent: _Agent | None = None
     transferred: bool = False
+    home: str | None = None  # the queue it left for the callback queue
 
 
 _SURVEY_KINDS = (("csat", 0.5), ("nps", 0.3), ("ces", 0.2))
@@ -532,11 +533,18 @@ class _Simulation:
         self._emit("contact.transferred", contact_id=contact.contact_id, to_queue_id=queue.queue_id)
         self._enqueue(contact, queue, queue.priority, patience_factor=1.0)
 
+    def _home(self, contact: _Contact) -> QueueSpec:
+        """The queue a customer calls again: not the callback queue (nobody dials into it)."""
+        if contact.queue is self.callback_queue:
+            return next((q for q in self.queues if q.queue_id == contact.home), self.queues[0])
+        return contact.queue
+
     def _enqueue_callback(self, contact: _Contact) -> None:
         """A callback request waits in the callback queue (in the same second as the flow-out or
         abandon that made it) until an agent calls the customer back: it never abandons."""
         queue = self.callback_queue
         assert queue is not None
+        contact.home = contact.queue.queue_id
         contact.queue, contact.priority, contact.state = queue, queue.priority, "waiting"
         contact.segment += 1
         contact.queued_at = self.now
@@ -718,7 +726,8 @@ class _Simulation:
             else:  # scored days later: written even after the run's last arrival
                 self._at(self.xrng.uniform(late / 2, late), self._qa, contact.contact_id, agent.agent_id, drains="late")
         if resolved is False and rng.random() < model.repeat_if_unresolved:
-            self._at(rng.uniform(10 * 60, 4 * 3600), self._new_contact, contact.queue, contact.customer_id, drains=False)
+            self._at(rng.uniform(10 * 60, 4 * 3600), self._new_contact, self._home(contact), contact.customer_id,
+                     drains=False)
         self._agent_free(agent)
 
     def _agent_free(self, agent: _Agent) -> None:
@@ -745,7 +754,8 @@ class _Simulation:
             self._enqueue_callback(contact)  # left a callback request on the way out
         self._after_service(contact.customer_id, happy=False)
         if self.rng.random() < contact.model.retry_after_abandon:
-            self._at(self.rng.uniform(120, 1800), self._new_contact, contact.queue, contact.customer_id, drains=False)
+            self._at(self.rng.uniform(120, 1800), self._new_contact, self._home(contact), contact.customer_id,
+                     drains=False)
         if agent is not None:
             if agent.pending_break is not None:
                 self._go_away(agent, agent.pending_break)
@@ -915,7 +925,7 @@ def _deliver(happenings: Iterator[tuple[float, float, str, dict[str, Any]]],
     # due before ``true time + ahead`` can go, no later happening will come before it.
     res = config.resolution
     coarsest = max(res.values(), default=0.0) if isinstance(res, Mapping) else res
-    ahead = min(0.0, *config.skew.values()) - coarsest
+    ahead = min([0.0, *config.skew.values()]) - coarsest
     pending: list[tuple[float, int, dict[str, Any], bool]] = []
     last: dict[tuple[str, bytes], float] = {}  # (source, entity) -> its latest delivery time
     seq = itertools.count()
@@ -1246,7 +1256,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                            "(the same wait goes on) and the agent is away for a minute")
     real.add_argument("--bot", action="store_true", default=None,
                       help="voice contacts first meet a bot (agent bot-ivr) in the queue 'ivr', which hands them "
-                           "to their queue: a third of them answered, transferred and queued within one second")
+                           "to their queue, a third of them in under a second")
     real.add_argument("--agent-transfers", type=parse_rate, default=None, metavar="RATE",
                       help="share of answered contacts an agent transfers to a free colleague of the queue "
                            "(contact.transferred with to_agent_id)")
