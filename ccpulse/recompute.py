@@ -500,6 +500,16 @@ def withdrawals(store: ReadModelStore, generation: str, scope: Scope) -> list[by
 
 # ---- the difference ------------------------------------------------------------------------------
 _IDENT = ("interval_start", "interval_end", "granularity")
+_SETTINGS_FIELDS = ("sl_threshold_seconds", "sl_target")
+
+
+def _counted(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``row``, or None when it counts nothing: a live bucket whose contributions were all retracted
+    (e.g. a survey credited to an agent before the transfer that moved the credit arrived on the other
+    topic) is served as a row of zeros, which a recompute folding in another order never creates."""
+    if row is None or any(v not in (0, 0.0, None) for f, v in row.items() if f not in _IDENT and f not in _SETTINGS_FIELDS):
+        return row
+    return None
 
 
 @dataclass
@@ -528,7 +538,9 @@ def diff_rows(before: ReadModelStore, after: ReadModelStore, scope: Scope) -> Di
         for start in sorted(set(was) | set(now)):
             if parse_time(start) < scope.start:
                 continue
-            current, recomputed = was.get(start), now.get(start)
+            current, recomputed = _counted(was.get(start)), _counted(now.get(start))
+            if current is None and recomputed is None:
+                continue
             if not out.fields:
                 out.fields = [f for f in (current or recomputed or {}) if f not in _IDENT]
             if current is None:

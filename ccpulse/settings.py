@@ -177,6 +177,10 @@ class Settings(BaseSettings):
     worker_id: str = Field(default="ccpulse", description="Faust app id = Kafka consumer group of the workers.")
     timezone: str = Field(default="UTC", description="IANA time zone of day boundaries and reports.")
     lateness_seconds: float = Field(default=3600, ge=0, description="How far behind the watermark an event may arrive.")
+    skew_tolerance_seconds: float = Field(
+        default=1.0, ge=0, le=60, description="Events of one contact closer in time than this are ordered by the "
+        "contact's lifecycle, not by their timestamps: whole-second ACD logs and sources whose clocks disagree "
+        "by a few hundred milliseconds (docs/events.md, \"Ordering\").")
     contact_retention_seconds: float = Field(
         default=24 * 3600, ge=0, description="How long a finished contact is kept for late surveys and QA."
     )

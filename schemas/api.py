@@ -65,6 +65,8 @@ class IntervalRow(BaseModel):
     abandoned: int
     short_abandoned: int
     flowed_out: int
+    expired: int = Field(0, description="Open contacts that reached their channel's open-contact limit "
+                         "(never answered, abandoned or wrapped up as far as ccpulse knows).")
     answered_within_sl: int
     abandoned_within_sl: int
     service_level: float | None = Field(description="Per the queue's formula; null when nothing counted. " + _SL_MIXED)
@@ -292,7 +294,7 @@ class RecentContact(BaseModel):
     queued_at: datetime | None
     wait_seconds: float | None = Field(examples=[34.5])
     breached: bool = Field(description="Waited longer than the queue's service-level threshold.")
-    outcome: Literal["waiting", "answered", "abandoned", "flowed_out"]
+    outcome: Literal["waiting", "answered", "abandoned", "flowed_out", "expired"]
     handled_at: datetime | None
     resolved: bool | None
     csat: int | None = Field(description="Raw score as answered, on its own scale.", examples=[2])

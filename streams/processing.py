@@ -402,7 +402,7 @@ class ContactProcessor(_Processor):
                 self._queue(state, [*message[:5], self.owner])
             states[cid], writer[cid] = state, ev
             return
-        fold = fold_contact(cid, state["events"], self.sla)
+        fold = fold_contact(cid, state["events"], self.sla, self.settings.skew_tolerance_seconds)
         for bucket, value in delta_messages(diff_contributions(state["contrib"], fold.contributions), src, msg.offset):
             self._queue(state, [src, msg.offset, "f", bucket, value.decode(), self.owner])
         if fold.fcr is not None and fold.fcr != state.get("fcr"):  # fcr exists only for contacts with a customer
@@ -452,7 +452,7 @@ class ContactProcessor(_Processor):
             last = state.get("last_t", 0.0)
             if mark >= last + lateness and not state.get("settled"):
                 state = dict(state)
-                await self._settle(cid, state, fold_contact(cid, state["events"], self.sla).anomalies)
+                await self._settle(cid, state, fold_contact(cid, state["events"], self.sla, self.settings.skew_tolerance_seconds).anomalies)
                 if mark < last + keep:  # an expiring one is deleted below, not written back first
                     settled.append((cid, state, ev))
             if mark >= last + keep:
@@ -534,7 +534,7 @@ class ContactProcessor(_Processor):
         for cid, state in list(self.contacts.items()):
             if not _owned(state, partitions):
                 continue
-            self.readmodel.upsert(contact_row_key(cid), "contact", fold_contact(cid, state["events"], self.sla).live)
+            self.readmodel.upsert(contact_row_key(cid), "contact", fold_contact(cid, state["events"], self.sla, self.settings.skew_tolerance_seconds).live)
 
 
 class AgentProcessor(_Processor):

@@ -23,7 +23,7 @@ async def recent(
     queue_id: str | None = Query(None, description="Last queue of the contact"),
     agent_id: str | None = Query(None, description="Agent holding / who handled the contact"),
     channel: Literal["voice", "chat", "email"] | None = None,
-    outcome: Literal["waiting", "answered", "abandoned", "flowed_out"] | None = None,
+    outcome: Literal["waiting", "answered", "abandoned", "flowed_out", "expired"] | None = None,
     breached: bool | None = Query(None, description="true: waited beyond its queue's service-level threshold"),
     max_csat: int | None = Query(None, ge=0, description="Only contacts with a CSAT answer at or below this score"),
     limit: int = Query(50, ge=1, le=500),

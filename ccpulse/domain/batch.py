@@ -124,7 +124,7 @@ class PartitionFold:
         events = list(state["events"])
         if add_event(events, event_record(event, raw, src, offset)) == "duplicate":
             return "duplicate"
-        fold = fold_contact(cid, events, self.sla)
+        fold = fold_contact(cid, events, self.sla, self.settings.skew_tolerance_seconds)
         self.apply(diff_contributions(state["contrib"], fold.contributions), src, offset)
         if fold.fcr is not None and fold.fcr != state["fcr"]:  # the worker sends it to the customer side
             self.fcr.setdefault(fold.summary["customer_id"], {})[cid] = fold.fcr  # type: ignore[index]

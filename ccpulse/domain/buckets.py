@@ -29,7 +29,7 @@ TOP_KEEP = 16
 
 #: Every additive counter a bucket can hold.
 MEASURES: tuple[str, ...] = (
-    "offered", "offered_voice", "offered_chat", "offered_email", "answered", "abandoned", "short_abandoned", "flowed_out",
+    "offered", "offered_voice", "offered_chat", "offered_email", "answered", "abandoned", "short_abandoned", "flowed_out", "expired",
     "answered_within_sl", "abandoned_within_sl", "wait_answered_ms", "wait_abandoned_ms",
     "handled", "talk_ms", "hold_ms", "acw_ms", "hold_count", "transfers",
     "csat_responses", "csat_satisfied", "csat_dissatisfied", "csat_score_milli",
@@ -142,6 +142,7 @@ def interval_figures(counters: Mapping[str, int], max_wait_ms: int | None, sla: 
         "abandoned": abandoned,
         "short_abandoned": short,
         "flowed_out": c["flowed_out"],
+        "expired": c["expired"],
         "answered_within_sl": c["answered_within_sl"],
         "abandoned_within_sl": c["abandoned_within_sl"],
         "service_level": formulas.service_level(

@@ -30,7 +30,9 @@ __all__ = [
     "add_event",
     "bucket_key",
     "diff_contributions",
+    "compact_record",
     "event_record",
+    "expired_record",
     "fold_contact",
     "TOP_PREFIX",
 ]
@@ -44,20 +46,13 @@ SlaLookup = Callable[[str, str], "tuple[float, float] | tuple[float, float, Busi
 Contributions = dict[str, dict[str, float]]
 TOP_PREFIX = "~"
 
-# Tie-break for events with the same timestamp: the natural lifecycle order.
-_RANK = {
-    "contact.transferred": 0,
-    "contact.queued": 1,
-    "contact.answered": 2,
-    "contact.abandoned": 2,
-    "contact.flowed_out": 2,
-    "contact.hold_started": 3,
-    "contact.hold_ended": 4,
-    "contact.ended": 5,
-    "contact.wrapped_up": 6,
-    "survey.responded": 7,
-    "qa.evaluated": 8,
-}
+#: Events of one contact closer in time than this are ordered by the lifecycle, not by their
+#: timestamps (``Settings.skew_tolerance_seconds``; docs/events.md, "Ordering").
+DEFAULT_SKEW_SECONDS = 1.0
+#: Synthetic records the drivers add to a contact's events (never produced by a source).
+EXPIRED_TYPE = "contact.expired"  # an open contact reached its channel's open-contact limit
+SUMMARY_TYPE = "contact.summary"  # stands for a finished contact's events once they are compacted
+_LATER = ("survey.responded", "qa.evaluated")  # steps that never change where a contact is
 # Payload fields kept per event type (the rest of the event is not needed to fold).
 _FIELDS = ("queue_id", "channel", "customer_id", "priority", "agent_id", "to_queue_id", "to_agent_id",
            "reason", "resolved", "survey", "score", "scale_min", "scale_max", "comment")
@@ -90,8 +85,18 @@ def event_record(event: Event, raw: bytes, src: str, offset: int) -> dict[str, A
     return rec
 
 
-def _sort_key(rec: dict[str, Any]) -> tuple[float, int, str]:
-    return rec["t"], _RANK.get(rec["type"], 9), rec["id"]
+def _sort_key(rec: dict[str, Any]) -> tuple[float, str, int]:
+    """Event time, then the producer's order (offset within the source partition).
+
+    Never the ``event_id``: ids are opaque (often random), so ordering by them would make a
+    same-second pair's figures depend on chance. Which of several close events comes first is
+    decided when folding (:func:`fold_contact`), by the lifecycle.
+    """
+    return rec["t"], rec["src"], rec["off"]
+
+
+def _producer_key(rec: dict[str, Any]) -> tuple[str, int, float]:
+    return rec["src"], rec["off"], rec["t"]
 
 
 def add_event(events: list[dict[str, Any]], rec: dict[str, Any]) -> str:
@@ -155,6 +160,12 @@ class _Folder:
         self.scores: dict[str, int] = {}
         self.comment: str | None = None
         self._keys: dict[tuple[float, str, str, str | None], list[str]] = {}
+        # The current agent's leg (agent-to-agent transfers give each agent its own handling).
+        self.leg_start: float | None = None
+        self.talk_ended_at: float | None = None  # when the last handled conversation ended (before ACW)
+        self.leg_hold = 0  # milliseconds of hold in the current leg
+        self.leg_hold_count = 0
+        self.legs = 0  # legs finished by an agent-to-agent transfer in this handling
 
     # ---- helpers ------------------------------------------------------------------
     def add(self, t: float, queue: str, measure: str, value: int = 1, agent: str | None = None) -> None:
@@ -169,6 +180,12 @@ class _Folder:
         for key in keys:
             bucket = self.out.contributions.setdefault(key, {})
             bucket[measure] = bucket.get(measure, 0) + value
+
+    def add_agent(self, t: float, queue: str, agent: str, measure: str, value: int = 1) -> None:
+        """Credit ``measure`` to the agent's bucket at ``t`` only (an agent's own leg of a contact)."""
+        key = bucket_key("agent", agent, t)
+        bucket = self.out.contributions.setdefault(key, {})
+        bucket[measure] = bucket.get(measure, 0) + value
 
     def anomaly(self, rec: dict[str, Any], message: str) -> None:
         self.out.anomalies.append((rec["id"], "impossible_transition", f"{rec['type']} {message}"))
@@ -208,28 +225,79 @@ class _Folder:
         self.breached = self.breached or sla_wait > threshold * 1000
 
     def count_handled(self, t: float, acw: float) -> None:
-        """A handled contact: its talk, hold and ACW count where handling finished."""
+        """A handled contact: its talk, hold and ACW count where handling finished.
+
+        The queue (and channel) count the contact once, with its whole handle time; after
+        agent-to-agent transfers each agent counts only its own leg (:meth:`agent_leg`).
+        """
         assert self.queue is not None and self.answered_at is not None
         end = self.ended_at if self.ended_at is not None else t
         talk = max(0, _ms(end - self.answered_at) - self.hold_total)
         agent = self.agent
         self.handled = (t, self.queue, agent)
-        self.add(t, self.queue, "handled", agent=agent)
-        self.add(t, self.queue, "talk_ms", talk, agent=agent)
-        self.add(t, self.queue, "hold_ms", self.hold_total, agent=agent)
-        self.add(t, self.queue, "acw_ms", _ms(acw), agent=agent)
+        self.talk_ended_at = end
+        whole = agent if not self.legs else None
+        self.add(t, self.queue, "handled", agent=whole)
+        self.add(t, self.queue, "talk_ms", talk, agent=whole)
+        self.add(t, self.queue, "hold_ms", self.hold_total, agent=whole)
+        self.add(t, self.queue, "acw_ms", _ms(acw), agent=whole)
         if self.hold_count:
-            self.add(t, self.queue, "hold_count", self.hold_count, agent=agent)
+            self.add(t, self.queue, "hold_count", self.hold_count, agent=whole)
+        if self.legs and agent is not None:
+            self.agent_leg(t, end, _ms(acw))
         self.answered_at = None
+        self.legs = 0
+
+    def agent_leg(self, t: float, end: float, acw: int) -> None:
+        """The current agent's own leg: handled 1, its talk from ``leg_start`` to ``end`` less its hold."""
+        assert self.queue is not None and self.agent is not None and self.leg_start is not None
+        queue, agent = self.queue, self.agent
+        self.add_agent(t, queue, agent, "handled")
+        self.add_agent(t, queue, agent, "talk_ms", max(0, _ms(end - self.leg_start) - self.leg_hold))
+        self.add_agent(t, queue, agent, "hold_ms", self.leg_hold)
+        self.add_agent(t, queue, agent, "acw_ms", acw)
+        if self.leg_hold_count:
+            self.add_agent(t, queue, agent, "hold_count", self.leg_hold_count)
 
     def handling(self) -> bool:
         return self.answered_at is not None and self.ended_at is None
 
     def close_hold(self, t: float) -> None:
         if self.hold_start is not None:
-            self.hold_total += _ms(t - self.hold_start)
+            held = _ms(t - self.hold_start)
+            self.hold_total += held
             self.hold_count += 1
+            self.leg_hold += held
+            self.leg_hold_count += 1
             self.hold_start = None
+
+    def start_handling(self, t: float, agent: str) -> None:
+        self.agent = agent
+        self.answered_at = self.leg_start = t
+        self.hold_start, self.hold_total, self.hold_count, self.ended_at = None, 0, 0, None
+        self.leg_hold, self.leg_hold_count, self.legs = 0, 0, 0
+        self.status = "in_progress"
+
+    # ---- which event comes next ------------------------------------------------------
+    def valid(self, rec: dict[str, Any]) -> bool:
+        """Is ``rec`` a lifecycle step from the current state that needs no implicit move?
+
+        Decides the order of events closer in time than the skew tolerance (:func:`fold_contact`).
+        """
+        kind = rec["type"]
+        if kind == "contact.queued":
+            return self.queued_at is None and not self.handling()
+        if kind in ("contact.answered", "contact.abandoned", "contact.flowed_out"):
+            return self.queued_at is not None
+        if kind in ("contact.transferred", "contact.ended"):
+            return self.handling()
+        if kind == "contact.hold_started":
+            return self.handling() and self.hold_start is None
+        if kind == "contact.hold_ended":
+            return self.handling() and self.hold_start is not None
+        if kind == "contact.wrapped_up":
+            return self.answered_at is not None and self.ended_at is not None
+        return True
 
     def transfer_out(self, t: float) -> None:
         """Handling ends by a transfer to another queue: counted handled, no ACW."""
@@ -243,6 +311,10 @@ class _Folder:
     def step(self, rec: dict[str, Any]) -> None:
         kind, t = rec["type"], rec["t"]
         if kind == "contact.queued":
+            if self.queued_at is not None and rec["queue_id"] == self.queue:
+                # Re-queued into the queue it waits in (ring-no-answer, re-announcement): the same wait goes on.
+                self.priority = rec.get("priority", self.priority)
+                return None
             if self.queued_at is not None:  # moved to another queue without a flow-out event
                 self.leave_queue(t, "flowed_out")
             elif self.handling():  # re-queued while talking: an implicit transfer
@@ -263,9 +335,7 @@ class _Folder:
                 return self.anomaly(rec, "for a contact that is not waiting in a queue")
             self.agent = rec["agent_id"]
             self.leave_queue(t, "answered")
-            self.answered_at = t
-            self.hold_start, self.hold_total, self.hold_count, self.ended_at = None, 0, 0, None
-            self.status = "in_progress"
+            self.start_handling(t, rec["agent_id"])
         elif kind in ("contact.abandoned", "contact.flowed_out"):
             if self.queued_at is None:
                 return self.anomaly(rec, "for a contact that is not waiting in a queue")
@@ -285,8 +355,14 @@ class _Folder:
                 self.status = "transferring"
             elif self.handling():
                 self.add(t, self.queue or "", "transfers", agent=self.agent)
-                if rec.get("to_agent_id") and not rec.get("to_queue_id"):
-                    self.agent = rec["to_agent_id"]  # the same visit goes on with another agent
+                if rec.get("to_agent_id") and rec.get("to_queue_id") in (None, self.queue):
+                    # The same visit goes on with another agent: the first agent's leg ends here.
+                    self.close_hold(t)
+                    if self.agent is not None:
+                        self.agent_leg(t, t, 0)
+                    self.legs += 1
+                    self.agent, self.leg_start = rec["to_agent_id"], t
+                    self.leg_hold, self.leg_hold_count = 0, 0
                 else:
                     self.transfer_out(t)
             else:
@@ -304,6 +380,14 @@ class _Folder:
             self.ended_at = None
             self.status = "done"
             self.resolved = rec.get("resolved")
+        elif kind == EXPIRED_TYPE:
+            self.expire(t)
+        elif kind == SUMMARY_TYPE:
+            self.out.queued = True
+            self.queue, self.channel = rec.get("queue_id"), rec.get("channel", self.channel)
+            self.agent, self.customer_id = rec.get("agent_id"), rec.get("customer_id")
+            self.first_queued_at, self.outcome = rec.get("queued_at"), rec.get("outcome", "done")
+            self.status = "done"
         elif kind == "survey.responded":
             self.survey(rec)
         elif kind == "qa.evaluated":
@@ -312,6 +396,18 @@ class _Folder:
                 return self.out.anomalies.append((rec["id"], "unknown_contact", "qa.evaluated for a contact never queued"))
             self.add(t, queue, "qa_count", agent=rec["agent_id"])
             self.add(t, queue, "qa_score_milli", round(rec["score"] * 1000), agent=rec["agent_id"])
+
+    def expire(self, t: float) -> None:
+        """An open contact reached its channel's open-contact limit: it ends, counted as ``expired``.
+
+        Not an abandon and not handled: nothing is known of how it ended. Its wait so far is not a
+        wait of any outcome, so no wait, service-level or handle figure changes.
+        """
+        if self.status in ("done", "new"):
+            return
+        self.add(t, self.queue or "", "expired")
+        self.queued_at = self.answered_at = self.ended_at = self.hold_start = None
+        self.status, self.outcome = "done", "expired"
 
     def survey(self, rec: dict[str, Any]) -> None:
         t, kind, score = rec["t"], rec["survey"], rec["score"]
@@ -372,6 +468,7 @@ class _Folder:
                 "channel": self.channel,
                 "queued_at": self.first_queued_at,
                 "handled_at": self.handled[0] if self.handled else None,
+                "talk_ended_at": self.talk_ended_at,
                 "queue_id": self.handled[1] if self.handled else self.queue,
                 "agent_id": self.handled[2] if self.handled else None,
                 "resolved": self.resolved,
@@ -397,11 +494,31 @@ class _Folder:
         return self.out
 
 
-def fold_contact(contact_id: str, events: Iterable[dict[str, Any]], sla: SlaLookup) -> ContactFold:
-    """Fold a contact's event records (sorted by :func:`add_event`) into its figures."""
+def fold_contact(contact_id: str, events: Iterable[dict[str, Any]], sla: SlaLookup,
+                 skew: float = DEFAULT_SKEW_SECONDS) -> ContactFold:
+    """Fold a contact's event records (sorted by :func:`add_event`) into its figures.
+
+    Events closer in time than ``skew`` to the earliest event not yet applied are candidates
+    together: the next one applied is the first, in the producer's order, that is a valid step
+    from the contact's state without an implicit move (:meth:`_Folder.valid`); surveys and QA come
+    after such steps; when none is valid, the earliest. A whole-second ACD log stamps an answer and
+    a transfer with the same second, and an agent desktop's clock may run 300 ms behind the ACD's:
+    neither the timestamps nor any fixed rank of types can say which came first, the lifecycle can.
+    """
+    events = events if isinstance(events, list) else list(events)
     folder = _Folder(contact_id, sla)
-    for rec in events:
-        folder.step(rec)
+    pending = list(events)
+    while pending:
+        first_t = pending[0]["t"]
+        end = 1
+        while end < len(pending) and (pending[end]["t"] - first_t < skew or pending[end]["t"] == first_t):
+            end += 1
+        pick = 0
+        if end > 1:
+            window = sorted(range(end), key=lambda i: _producer_key(pending[i]))
+            pick = next((i for i in window if pending[i]["type"] not in _LATER and folder.valid(pending[i])),
+                        next((i for i in window if pending[i]["type"] in _LATER), 0))
+        folder.step(pending.pop(pick))
     if not folder.out.queued:
         # Events for a contact that never queued stay pending; once settled they are rejected.
         folder.out.contributions.clear()
@@ -411,6 +528,27 @@ def fold_contact(contact_id: str, events: Iterable[dict[str, Any]], sla: SlaLook
         ]
         return folder.out
     return folder.finish()
+
+
+def compact_record(contact_id: str, events: list[dict[str, Any]], sla: SlaLookup,
+                   skew: float = DEFAULT_SKEW_SECONDS) -> dict[str, Any]:
+    """One record standing for a finished contact's events, kept for surveys and QA days later.
+
+    Folding it contributes nothing (the driver resets the stored contributions when it compacts:
+    figures already sent are final); a later survey or QA folded after it counts for the contact's
+    queue, channel and last agent.
+    """
+    fold = fold_contact(contact_id, events, sla, skew)
+    summary = fold.summary or {}
+    return {"id": f"summary:{contact_id}", "type": SUMMARY_TYPE, "t": max((r["t"] for r in events), default=0.0),
+            "src": "", "off": -1, "raw": "", "queue_id": summary.get("queue_id"), "channel": summary.get("channel"),
+            "agent_id": summary.get("agent_id"), "customer_id": summary.get("customer_id"),
+            "queued_at": summary.get("queued_at"), "outcome": summary.get("outcome")}
+
+
+def expired_record(contact_id: str, t: float) -> dict[str, Any]:
+    """The record a driver adds when an open contact reaches its open-contact limit at ``t``."""
+    return {"id": f"expired:{contact_id}", "type": EXPIRED_TYPE, "t": t, "src": "", "off": -1, "raw": ""}
 
 
 def diff_contributions(old: Contributions, new: Contributions) -> Contributions:

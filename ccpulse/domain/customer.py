@@ -56,7 +56,10 @@ def fcr_contributions(contacts: Mapping[str, Mapping[str, Any]], window_seconds:
         handled_at = rec.get("handled_at")
         if handled_at is None:
             continue
-        repeat = any(handled_at < start <= handled_at + window_seconds and other != cid for start, other in starts)
+        # The window opens when the conversation ended, not at wrap-up: a customer whose call dropped
+        # and who calls back while the agent is still in ACW is a repeat.
+        opened = min(handled_at, rec.get("talk_ended_at") or handled_at)
+        repeat = any(opened < start <= handled_at + window_seconds and other != cid for start, other in starts)
         measures = {"fcr_handled": 1}
         if repeat:
             measures["fcr_repeat"] = 1

@@ -92,14 +92,23 @@ def normalise_score(score: float, scale: tuple[int, int], target: tuple[int, int
     return t_low + (score - low) * (t_high - t_low) / (high - low)
 
 
+def _box(scale: tuple[int, int]) -> int:
+    """How many points count as the top (or bottom) box: two on scales of 5+ points, else one.
+
+    On a 2-point (thumbs up/down, 0–1) or 3-point scale a top-two box would hold every answer or
+    the middle one too: "satisfied" would mean nothing.
+    """
+    return 2 if scale[1] - scale[0] + 1 >= 5 else 1
+
+
 def csat_satisfied(score: int, scale: tuple[int, int]) -> bool:
-    """Top-two box: the answer is one of the two highest points of its scale (4–5 on 1–5)."""
-    return score >= scale[1] - 1
+    """Top box: one of the two highest points on scales of 5+ points (4–5 on 1–5), else the top point."""
+    return score > scale[1] - _box(scale)
 
 
 def csat_dissatisfied(score: int, scale: tuple[int, int]) -> bool:
-    """Bottom-two box: one of the two lowest points of the scale (1–2 on 1–5)."""
-    return score <= scale[0] + 1
+    """Bottom box: one of the two lowest points on scales of 5+ points (1–2 on 1–5), else the lowest point."""
+    return score < scale[0] + _box(scale)
 
 
 def nps_bucket(score: int, scale: tuple[int, int]) -> str:

@@ -193,7 +193,7 @@ def _month_label(iso_text: str, zone: ZoneInfo) -> str:
 
 
 SURVEY_COLUMNS = (
-    Column("csat", "CSAT (top two)", "ratio"), Column("csat_mean", "CSAT mean (1–5)", "score"),
+    Column("csat", "CSAT (top box)", "ratio"), Column("csat_mean", "CSAT mean (1–5)", "score"),
     Column("csat_responses", "CSAT answers"), Column("nps", "NPS", "score"), Column("nps_responses", "NPS answers"),
     Column("ces", "CES mean (1–7)", "score"), Column("ces_easy", "CES easy", "ratio"),
     Column("ces_responses", "CES answers"),
