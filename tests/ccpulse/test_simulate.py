@@ -675,3 +675,40 @@ def test_help_documents_the_real_world_options() -> None:
     for option in ("--resolution", "--skew", "--disorder", "--duplicates", "--email-hours", "--qa-delay",
                    "--callbacks", "--requeues", "--bot", "--agent-transfers", "--real-world"):
         assert option in text
+
+
+def test_real_world_stamps_and_delivery_change_no_count() -> None:
+    """The same traffic written cleanly (microseconds, one clock, in order, once) and as a real platform
+    writes it (whole-second ACD, desktop 400 ms behind, QA 30 s behind, 30 s disorder, 2 % duplicates),
+    both folded by the core: every count of every queue and agent is the same. (Waits and handle
+    times differ by the truncation, so short abandons and within-threshold counts may too.)"""
+    from ccpulse.domain.batch import fold_messages
+    from ccpulse.domain.calendar import BusinessClock
+    from ccpulse.settings import BusinessHours
+
+    structure = dict(seed=11, start=FRIDAY, duration_seconds=12 * 3600, callbacks=True, requeue_rate=0.1, bot=True,
+                     agent_transfer_rate=0.1, email_hours=BusinessClock(BusinessHours().calendar(), "UTC"),
+                     qa_delay_seconds=2 * 86400)
+    clean = SimConfig(**structure)
+    real = SimConfig(**structure, resolution={"acd": 1.0, "desktop": 0.001, "surveys": 1.0, "qa": 1.0},
+                     skew={"desktop": -0.4, "surveys": 2.0, "qa": -30.0}, disorder_seconds=30, duplicate_rate=0.02)
+    settings = Settings(lateness_seconds=30)
+    counts = ("offered", "answered", "abandoned", "flowed_out", "handled", "transfers", "csat_responses",
+              "csat_satisfied", "qa_count")
+
+    def totals(config: SimConfig) -> dict[tuple[str, str], Counter[str]]:
+        sent = list(deliveries(config))
+        result = fold_messages([orjson.dumps(e) for e, _ in sent], settings)
+        assert [reason for _, reason in result.rejected] == ["duplicate"] * sum(d for _, d in sent)
+        assert result.contacts == {}
+        out: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+        for key, bucket in result.buckets.items():
+            dimension, entity, _ = key.split("|")
+            if dimension in ("queue", "agent"):
+                out[(dimension, entity)].update({m: bucket["c"].get(m, 0) for m in counts})
+        return out
+
+    expected, got = totals(clean), totals(real)
+    assert sum(expected[("queue", "ivr")].values()) > 100 and expected[("queue", "callbacks")]["answered"] > 5
+    for key in sorted(expected.keys() | got.keys()):
+        assert +got[key] == +expected[key], key
