@@ -196,6 +196,27 @@ def requeue_same_queue() -> tuple[list[Event], Expected]:
                                       "flowed_out": 0, "max_wait_seconds": 55.0}}
 
 
+def requeue_and_answer_in_one_second(reverse: bool) -> tuple[list[Event], Expected]:
+    # Queued 09:00:00; at 09:00:30 the ACD re-queues after a ring-no-answer and the next agent answers, both
+    # stamped 09:00:30: offered 1, answered 1, ASA 30 s, nothing left waiting, no implicit transfer.
+    i = _Ids()
+    events = [c(i, "queued", "09:00:00", "k12", channel="voice", queue_id="q1"),
+              *_order([c(i, "queued", "09:00:30", "k12", channel="voice", queue_id="q1"),
+                       c(i, "answered", "09:00:30", "k12", agent_id="a1")], reverse),
+              c(i, "ended", "09:02:30", "k12"), c(i, "wrapped_up", "09:02:40", "k12")]
+    return events, {("queue", "q1"): {"offered": 1, "answered": 1, "asa_seconds": 30.0, "handled": 1,
+                                      "transfers": 0, "aht_seconds": 130.0}}
+
+
+def requeue_and_abandon_in_one_second(reverse: bool) -> tuple[list[Event], Expected]:
+    # Queued 09:00:00; re-queued and abandoned in the same second 09:00:50: offered 1, abandoned 1 after 50 s.
+    i = _Ids()
+    events = [c(i, "queued", "09:00:00", "k13", channel="voice", queue_id="q1"),
+              *_order([c(i, "queued", "09:00:50", "k13", channel="voice", queue_id="q1"),
+                       c(i, "abandoned", "09:00:50", "k13")], reverse)]
+    return events, {("queue", "q1"): {"offered": 1, "abandoned": 1, "avg_abandon_seconds": 50.0}}
+
+
 def thumbs_csat() -> tuple[list[Event], Expected]:
     # One thumbs up and three down on a 0–1 scale: CSAT 1/4 = 0.25.
     i = _Ids()
@@ -245,6 +266,8 @@ CASES: dict[str, tuple[list[Event], Expected]] = {
     "agent-to-agent-legs": agent_to_agent_legs(),
     "legs-with-hold": legs_with_hold(),
     "requeue-same-queue": requeue_same_queue(),
+    **_both("requeue-and-answer-in-one-second", requeue_and_answer_in_one_second),
+    **_both("requeue-and-abandon-in-one-second", requeue_and_abandon_in_one_second),
     "thumbs-csat": thumbs_csat(),
     "callback-during-acw-is-a-repeat": callback_during_acw_is_a_repeat(),
     "agent-states-in-one-second": agent_states_in_one_second(False),

@@ -279,6 +279,11 @@ class _Folder:
         self.status = "in_progress"
 
     # ---- which event comes next ------------------------------------------------------
+    def continues_wait(self, rec: dict[str, Any]) -> bool:
+        """A re-queue into the queue the contact waits in: it changes nothing, so it goes first among
+        close events (a ring-no-answer re-queue and the answer stamped in the same second)."""
+        return rec["type"] == "contact.queued" and self.queued_at is not None and rec["queue_id"] == self.queue
+
     def valid(self, rec: dict[str, Any]) -> bool:
         """Is ``rec`` a lifecycle step from the current state that needs no implicit move?
 
@@ -516,8 +521,9 @@ def fold_contact(contact_id: str, events: Iterable[dict[str, Any]], sla: SlaLook
         pick = 0
         if end > 1:
             window = sorted(range(end), key=lambda i: _producer_key(pending[i]))
-            pick = next((i for i in window if pending[i]["type"] not in _LATER and folder.valid(pending[i])),
-                        next((i for i in window if pending[i]["type"] in _LATER), 0))
+            pick = next((i for i in window if folder.continues_wait(pending[i])),
+                        next((i for i in window if pending[i]["type"] not in _LATER and folder.valid(pending[i])),
+                             next((i for i in window if pending[i]["type"] in _LATER), 0)))
         folder.step(pending.pop(pick))
     if not folder.out.queued:
         # Events for a contact that never queued stay pending; once settled they are rejected.
