@@ -129,6 +129,9 @@ def _demo_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-simulate", action="store_true", help="run broker, worker and API only (replay files into it)")
     parser.add_argument("--speed", type=float, default=1.0, help="simulator speed (1 = real time)")
     parser.add_argument("--seed", type=int, default=None, help="simulator seed")
+    parser.add_argument("--real-world", action="store_true",
+                        help="the simulator writes what real platforms write: whole seconds, skew, disorder, duplicates, "
+                             "weekend email, late QA, callbacks, re-queues, bot and agent transfers (simulate --help)")
 
 
 def _stop_on_signals() -> None:
@@ -168,6 +171,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         children.append(("api", subprocess.Popen([*me, "api"], env=env)))
         if not args.no_simulate:
             sim = [*me, "simulate", "--speed", str(args.speed)] + (["--seed", str(args.seed)] if args.seed is not None else [])
+            sim += ["--real-world"] if args.real_world else []
             children.append(("simulator", subprocess.Popen(sim, env=env)))
         url = f"http://{settings.api_host}:{settings.api_port}"
         auth = ("authentication is DISABLED in the demo (anyone reaching the port reads everything)"

@@ -38,8 +38,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from zoneinfo import ZoneInfo
 
 import orjson
+
+from ccpulse.domain.calendar import BusinessClock, Calendar, open_spans
 
 if TYPE_CHECKING:
     from ccpulse.settings import Settings
@@ -54,6 +57,7 @@ __all__ = [
     "SimConfig",
     "SimSummary",
     "add_arguments",
+    "deliveries",
     "generate",
     "parse_duration",
     "parse_mmc",
@@ -70,6 +74,19 @@ __all__ = [
 Channel = Literal["voice", "chat", "email"]
 T = TypeVar("T")
 SOURCE = "ccpulse-simulate"
+#: Which system stamps and sends each event type on a real platform (``--skew`` names them). The
+#: ACD routes and tracks presence; the agent desktop transfers, holds, ends and wraps up.
+SOURCES: dict[str, str] = {
+    "contact.queued": "acd", "contact.answered": "acd", "contact.abandoned": "acd", "contact.flowed_out": "acd",
+    "agent.state_changed": "acd", "contact.transferred": "desktop", "contact.hold_started": "desktop",
+    "contact.hold_ended": "desktop", "contact.ended": "desktop", "contact.wrapped_up": "desktop",
+    "survey.responded": "surveys", "qa.evaluated": "qa",
+}
+SOURCE_NAMES = ("acd", "desktop", "surveys", "qa", "crm")  # crm: customer events
+BOT_AGENT = "bot-ivr"
+IVR_QUEUE = "ivr"
+CALLBACK_QUEUE = "callbacks"
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 PROGRESS_SECONDS = 5.0  # progress lines this often during the first minute, then every 30 s
 
 
@@ -208,6 +225,18 @@ class SimConfig:
     # before the start, then cancellations after bad service, upgrades and purchases after good service.
     customer_events: bool = False
     currency: str = "USD"
+    # What real platforms write (all off by default, and then the output is the same as without them).
+    # timestamps truncated to this many seconds (1: whole seconds; 0: microseconds), for every source or per source
+    resolution: float | Mapping[str, float] = 0.0
+    skew: Mapping[str, float] = field(default_factory=dict)  # source (SOURCE_NAMES) -> seconds its clock is ahead
+    disorder_seconds: float = 0.0  # an event may reach the stream up to this long after its timestamp
+    duplicate_rate: float = 0.0  # share of events a source sends twice (a retry: later, same event_id)
+    email_hours: BusinessClock | None = None  # email is worked in these hours only: it waits over nights, weekends
+    qa_delay_seconds: float | None = None  # QA scored between half this and this after the contact (None: 15 min-3 h)
+    callbacks: bool = False  # callback requests wait in a callback queue (same contact) until an agent calls back
+    requeue_rate: float = 0.0  # share of offers that ring unanswered: the contact is re-queued into its queue
+    bot: bool = False  # voice contacts meet a bot in an IVR queue first, which hands them to the queue
+    agent_transfer_rate: float = 0.0  # share of answered contacts an agent transfers to another agent
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.start.utcoffset() is None:
@@ -216,6 +245,25 @@ class SimConfig:
             raise ValueError("duration must not be negative")
         if self.mmc is None and (self.agents < 1 or not self.queues):
             raise ValueError("a simulation needs at least one agent and one queue")
+        resolutions = self.resolution.values() if isinstance(self.resolution, Mapping) else (self.resolution,)
+        if any(r < 0 or not math.isfinite(r) for r in resolutions):
+            raise ValueError("the timestamp resolution must be a non-negative number of seconds")
+        for what, names in (("clock skew", self.skew), ("resolution", self.resolution if isinstance(self.resolution, Mapping) else {})):
+            unknown = sorted(set(names) - set(SOURCE_NAMES))
+            if unknown:
+                raise ValueError(f"unknown source {unknown[0]!r} in the {what}; use {', '.join(SOURCE_NAMES)}")
+        if any(not math.isfinite(v) for v in self.skew.values()):
+            raise ValueError("a clock skew must be a finite number of seconds")
+        if self.disorder_seconds < 0 or not math.isfinite(self.disorder_seconds):
+            raise ValueError("the disorder must be a non-negative number of seconds")
+        for name, rate in (("duplicate", self.duplicate_rate), ("re-queue", self.requeue_rate),
+                           ("agent transfer", self.agent_transfer_rate)):
+            if not 0 <= rate <= 1:
+                raise ValueError(f"the {name} rate must lie between 0 and 1")
+        if self.qa_delay_seconds is not None and not 0 < self.qa_delay_seconds < math.inf:
+            raise ValueError("the QA delay must be a positive duration")
+        if self.email_hours is not None and not self.email_hours.calendar.ever_open:
+            raise ValueError("the email opening hours are never open: email would never be answered")
 
 
 # ---- the simulation -------------------------------------------------------------------------
@@ -246,6 +294,7 @@ class _Contact:
     state: str = "new"  # waiting, ringing, talking, done
     agent: _Agent | None = None
     transferred: bool = False
+    home: str | None = None  # the queue it left for the callback queue
 
 
 _SURVEY_KINDS = (("csat", 0.5), ("nps", 0.3), ("ces", 0.2))
@@ -272,13 +321,25 @@ class _Simulation:
         self.zone = config.zone or config.start.tzinfo
         self.horizon = math.inf if config.duration_seconds is None else float(config.duration_seconds)
         self.now = 0.0
-        self._heap: list[tuple[float, int, bool, Callable[..., None], tuple[Any, ...]]] = []
+        self._heap: list[tuple[float, int, bool | str, Callable[..., None], tuple[Any, ...]]] = []
         self._seq = itertools.count()
         self._events = 0
         self._contacts = 0
-        self._out: list[dict[str, Any]] = []
+        # (true time, stamped time, source, event): the stamped time differs under skew and truncation
+        self._out: list[tuple[float, float, str, dict[str, Any]]] = []
         self._stamp_at = -1.0
         self._stamp = ""
+        # Real-world options draw from their own random stream: turned off, the traffic is unchanged.
+        self.xrng = random.Random(f"{config.seed}|real-world")
+        self._start_us = (self.start - _EPOCH) // timedelta(microseconds=1)
+        res = config.resolution
+        per_source = {name: (res.get(name, 0.0) if isinstance(res, Mapping) else res) for name in SOURCE_NAMES}
+        self._resolution_us = {name: max(1, round(r * 1e6)) for name, r in per_source.items()}
+        self._timespec = {name: "seconds" if us % 1_000_000 == 0 else "milliseconds" if us % 1000 == 0 else "microseconds"
+                          for name, us in self._resolution_us.items()}
+        self._plain_stamps = not any(per_source.values()) and not config.skew
+        self._stamps: dict[str, tuple[float, float, str]] = {}  # source -> (true time, stamped time, text)
+        self._logged_off = False
         mmc = config.mmc
         self.tag = hashlib.blake2s(f"{config.seed}|{self.start.isoformat()}|{mmc!r}".encode(), digest_size=4).hexdigest()
         if mmc is None:
@@ -289,6 +350,19 @@ class _Simulation:
             self.models = {mmc.channel: ChannelModel(handle_mean=mmc.mean_handle_seconds, handle_shape=1.0)}
         self.waiting: dict[str, list[_Contact]] = {q.queue_id: [] for q in self.queues}
         self.agents = self._staff()
+        self.callback_queue: QueueSpec | None = None
+        if config.callbacks and mmc is None and any(q.channel == "voice" for q in self.queues):
+            # Every agent of a voice queue also calls customers back; callbacks wait (they do not hang up).
+            self.callback_queue = QueueSpec(CALLBACK_QUEUE, "voice", 0, 0)
+            self.waiting[CALLBACK_QUEUE] = []
+            for agent in self.agents:
+                if any(q.channel == "voice" and q.queue_id in agent.queue_ids for q in self.queues):
+                    agent.queue_ids.append(CALLBACK_QUEUE)
+        self.ivr = QueueSpec(IVR_QUEUE, "voice", 0) if config.bot and mmc is None else None
+        self.email_queues = {q.queue_id for q in self.queues if q.channel == "email"}
+        self._email_open_until = -math.inf  # email open (sim time) until then; closed until _email_closed_until
+        self._email_closed_until = -math.inf
+        self._email_wake_up = False
         # Customer events use their own random stream: turning them on leaves the contact traffic unchanged.
         self.customers_on = config.customer_events and mmc is None
         self.crng = random.Random(f"{config.seed}|customers")
@@ -296,20 +370,41 @@ class _Simulation:
         self._customer_events = 0
 
     # -- plumbing ---------------------------------------------------------------------------
-    def _at(self, delay: float, handler: Callable[..., None], *args: Any, drains: bool = True) -> None:
+    def _at(self, delay: float, handler: Callable[..., None], *args: Any, drains: bool | str = True) -> None:
         """Schedule ``handler`` in ``delay`` seconds. ``drains=False`` work (new arrivals, breaks,
-        surveys, QA) is dropped after the horizon; the rest completes contacts in flight."""
+        surveys, QA) is dropped after the horizon; the rest completes contacts in flight.
+        ``drains="late"`` (QA days later) is kept, and comes after the agents have logged off."""
         heapq.heappush(self._heap, (self.now + delay, next(self._seq), drains, handler, args))
 
     def _emit(self, event_type: str, **fields: Any) -> None:
-        if self.now != self._stamp_at:
-            moment = self.start + timedelta(microseconds=round(self.now * 1e6))
-            self._stamp, self._stamp_at = moment.isoformat(timespec="microseconds"), self.now
         self._events += 1
-        event = {"event_id": f"ev-{self.tag}-{self._events:08d}", "type": event_type, "occurred_at": self._stamp,
-                 "source": SOURCE}
+        if self._plain_stamps:
+            if self.now != self._stamp_at:
+                moment = self.start + timedelta(microseconds=round(self.now * 1e6))
+                self._stamp, self._stamp_at = moment.isoformat(timespec="microseconds"), self.now
+            source, stamped, text, name = "", self.now, self._stamp, SOURCE
+        else:
+            source = SOURCES[event_type]
+            stamped, text = self._stamp_of(source)
+            name = f"{SOURCE}/{source}" if self.config.skew else SOURCE
+        event = {"event_id": f"ev-{self.tag}-{self._events:08d}", "type": event_type, "occurred_at": text,
+                 "source": name}
         event.update((k, v) for k, v in fields.items() if v is not None)
-        self._out.append(event)
+        self._out.append((self.now, stamped, source, event))
+
+    def _stamp_of(self, source: str, at: float | None = None) -> tuple[float, str]:
+        """(stamped sim time, text) of sim time ``at`` (default now) as ``source``'s clock writes it:
+        its skew added, then truncated to the resolution (as an ACD log writing whole seconds does)."""
+        now = self.now if at is None else at
+        cached = self._stamps.get(source)
+        if cached is not None and cached[0] == now:
+            return cached[1], cached[2]
+        us = self._start_us + round((now + self.config.skew.get(source, 0.0)) * 1e6)
+        us -= us % self._resolution_us[source]
+        text = (_EPOCH + timedelta(microseconds=us)).isoformat(timespec=self._timespec[source])
+        stamped = (us - self._start_us) / 1e6
+        self._stamps[source] = (now, stamped, text)
+        return stamped, text
 
     def _agent_event(self, agent: _Agent, state: str, reason: str | None = None) -> None:
         agent.state = state
@@ -355,7 +450,7 @@ class _Simulation:
         return agents
 
     # -- main loop --------------------------------------------------------------------------
-    def run(self) -> Iterator[dict[str, Any]]:
+    def run(self) -> Iterator[tuple[float, float, str, dict[str, Any]]]:
         if self.customers_on:
             self._customer_history()
         for agent in self.agents:
@@ -364,22 +459,31 @@ class _Simulation:
             if self.config.mmc is None:
                 self._at(self.rng.uniform(10 * 60, 100 * 60), self._break_due, agent, drains=False)
         for queue in self.queues:
-            self._at(self._next_arrival_gap(queue), self._arrival, queue, drains=False)
+            gap = self._next_arrival_gap(queue)
+            if gap < math.inf:
+                self._at(gap, self._arrival, queue, drains=False)
         yield from self._flush()
         while self._heap:
             t, _, drains, handler, args = heapq.heappop(self._heap)
             if t > self.horizon and not drains:
                 continue
+            if drains == "late" and t > self.horizon and not any(item[2] is True for item in self._heap):
+                self._log_off()  # only late QA is left: the day's work is done
             self.now = t
             handler(*args)
             yield from self._flush()
-        if self.horizon < math.inf:  # finite run: everybody logs off once the last contact is done
+        self._log_off()
+        yield from self._flush()
+
+    def _log_off(self) -> None:
+        """A finite run: everybody logs off once the last contact is done."""
+        if self.horizon < math.inf and not self._logged_off:
+            self._logged_off = True
             self.now = max(self.now, self.horizon)
             for agent in self.agents:
                 self._agent_event(agent, "offline")
-            yield from self._flush()
 
-    def _flush(self) -> Iterator[dict[str, Any]]:
+    def _flush(self) -> Iterator[tuple[float, float, str, dict[str, Any]]]:
         if self._out:
             out, self._out = self._out, []
             yield from out
@@ -407,7 +511,105 @@ class _Simulation:
         prefix = {"voice": "call", "chat": "chat", "email": "mail"}[queue.channel]
         contact = _Contact(f"{prefix}-{self.tag}-{self._contacts:06d}", self._contacts, customer_id, queue,
                            self.models[queue.channel])
+        if self.ivr is not None and queue.channel == "voice":
+            self._bot(contact, queue)
+            return
         self._enqueue(contact, queue, queue.priority, patience_factor=1.0)
+
+    # -- real-world options -----------------------------------------------------------------
+    def _bot(self, contact: _Contact, queue: QueueSpec) -> None:
+        """The IVR bot answers at once and hands the caller to ``queue``; a third of the time within
+        the same second (answered, transferred and queued share a whole-second timestamp)."""
+        assert self.ivr is not None
+        contact.state = "bot"
+        self._emit("contact.queued", contact_id=contact.contact_id, channel="voice", queue_id=IVR_QUEUE,
+                   customer_id=contact.customer_id)
+        self._emit("contact.answered", contact_id=contact.contact_id, agent_id=BOT_AGENT)
+        rng = self.xrng
+        talk = rng.uniform(0.0, 0.9) if rng.random() < 1 / 3 else rng.uniform(5.0, 60.0)
+        self._at(talk, self._bot_hands_over, contact, queue)
+
+    def _bot_hands_over(self, contact: _Contact, queue: QueueSpec) -> None:
+        self._emit("contact.transferred", contact_id=contact.contact_id, to_queue_id=queue.queue_id)
+        self._enqueue(contact, queue, queue.priority, patience_factor=1.0)
+
+    def _home(self, contact: _Contact) -> QueueSpec:
+        """The queue a customer calls again: not the callback queue (nobody dials into it)."""
+        if contact.queue is self.callback_queue:
+            return next((q for q in self.queues if q.queue_id == contact.home), self.queues[0])
+        return contact.queue
+
+    def _enqueue_callback(self, contact: _Contact) -> None:
+        """A callback request waits in the callback queue (in the same second as the flow-out or
+        abandon that made it) until an agent calls the customer back: it never abandons."""
+        queue = self.callback_queue
+        assert queue is not None
+        contact.home = contact.queue.queue_id
+        contact.queue, contact.priority, contact.state = queue, queue.priority, "waiting"
+        contact.segment += 1
+        contact.queued_at = self.now
+        self._emit("contact.queued", contact_id=contact.contact_id, channel="voice", queue_id=queue.queue_id,
+                   customer_id=contact.customer_id, priority=queue.priority)
+        self.waiting[queue.queue_id].append(contact)
+        self._route_contact(contact)
+
+    def _ring_no_answer(self, contact: _Contact, segment: int) -> None:
+        """The offered agent does not pick up: the contact is queued again into the same queue (the
+        same wait goes on, at its old place) and the agent is set away for a short while."""
+        agent = contact.agent
+        if contact.segment != segment or contact.state != "ringing" or agent is None:
+            return
+        contact.agent, agent.contact, contact.state = None, None, "waiting"
+        self._emit("contact.queued", contact_id=contact.contact_id, channel=contact.queue.channel,
+                   queue_id=contact.queue.queue_id, customer_id=contact.customer_id, priority=contact.priority)
+        self.waiting[contact.queue.queue_id].append(contact)
+        self._agent_event(agent, "away", "missed")
+        self._at(self.xrng.uniform(30, 90), self._back_from_missed, agent)
+        self._route_contact(contact)
+
+    def _back_from_missed(self, agent: _Agent) -> None:
+        if agent.pending_break is not None:
+            self._go_away(agent, agent.pending_break)
+            return
+        agent.idle_since = self.now
+        self._agent_event(agent, "available")
+        self._route_agent(agent)
+
+    def _agent_transfer(self, contact: _Contact) -> None:
+        """The agent hands the conversation to a free colleague of the same queue (each gets a leg)."""
+        agent = contact.agent
+        if agent is None or contact.state != "talking":
+            return
+        free = [a for a in self.agents if a.state == "available" and a.contact is None
+                and contact.queue.queue_id in a.queue_ids]
+        if not free:
+            return
+        other = min(free, key=lambda a: (a.idle_since, a.index))
+        self._emit("contact.transferred", contact_id=contact.contact_id, to_agent_id=other.agent_id)
+        contact.agent, other.contact, agent.contact = other, contact, None
+        self._agent_event(other, "on_contact")
+        self._agent_free(agent)
+
+    def _email_open(self) -> bool:
+        """Is email worked now (``email_hours``)? Cached per open or closed span."""
+        hours = self.config.email_hours
+        if hours is None or self.now < self._email_open_until:
+            return True
+        if self.now < self._email_closed_until:
+            return False
+        base = self.start.timestamp()
+        at = base + self.now
+        spans = open_spans(at, at + 8 * 86400, hours.calendar, ZoneInfo(hours.zone))
+        if spans and spans[0][0] <= at:
+            self._email_open_until = spans[0][1] - base
+            return True
+        self._email_closed_until = spans[0][0] - base if spans else math.inf
+        return False
+
+    def _email_opens(self) -> None:
+        self._email_wake_up = False
+        for agent in self.agents:
+            self._route_agent(agent)
 
     def _enqueue(self, contact: _Contact, queue: QueueSpec, priority: int | None, patience_factor: float) -> None:
         contact.queue, contact.priority, contact.state = queue, priority, "waiting"
@@ -426,6 +628,11 @@ class _Simulation:
     # -- routing ----------------------------------------------------------------------------
     def _route_contact(self, contact: _Contact) -> None:
         """A new waiting contact goes to the longest-idle available agent with the skill."""
+        if contact.queue.queue_id in self.email_queues and not self._email_open():
+            if not self._email_wake_up and self._email_closed_until < math.inf:
+                self._email_wake_up = True
+                self._at(self._email_closed_until - self.now, self._email_opens)
+            return
         free = [a for a in self.agents if a.state == "available" and a.contact is None
                 and contact.queue.queue_id in a.queue_ids]
         if free:
@@ -435,7 +642,10 @@ class _Simulation:
         """A free agent takes the highest-priority, longest-waiting contact of its queues."""
         if agent.state != "available" or agent.contact is not None:
             return
-        waiting = [c for q in agent.queue_ids for c in self.waiting[q]]
+        if self.config.email_hours is not None and not self._email_open():
+            waiting = [c for q in agent.queue_ids if q not in self.email_queues for c in self.waiting[q]]
+        else:
+            waiting = [c for q in agent.queue_ids for c in self.waiting[q]]
         if waiting:
             self._assign(agent, min(waiting, key=lambda c: (-(c.priority or 0), c.queued_at, c.number)))
 
@@ -443,7 +653,9 @@ class _Simulation:
         self.waiting[contact.queue.queue_id].remove(contact)
         contact.state, contact.agent, agent.contact = "ringing", agent, contact
         ring = self.rng.uniform(*contact.model.ring)
-        if ring > 0:
+        if ring > 0 and self.config.requeue_rate and self.xrng.random() < self.config.requeue_rate:
+            self._at(ring, self._ring_no_answer, contact, contact.segment)
+        elif ring > 0:
             self._at(ring, self._answer, contact, contact.segment)
         else:
             self._answer(contact, contact.segment)
@@ -468,6 +680,8 @@ class _Simulation:
             self._at(talk, self._transfer, contact, rng.choice(targets))
         else:
             self._at(talk, self._end, contact)
+        if self.config.agent_transfer_rate and self.xrng.random() < self.config.agent_transfer_rate:
+            self._at(talk * self.xrng.uniform(0.2, 0.8), self._agent_transfer, contact)
 
     def _hold(self, contact: _Contact, event_type: str) -> None:
         self._emit(event_type, contact_id=contact.contact_id)
@@ -505,9 +719,15 @@ class _Simulation:
             happy = resolved is not False and not contact.transferred
             self._at(rng.uniform(*model.survey_delay), self._survey, contact, agent.agent_id, happy, drains=False)
         if rng.random() < model.qa_rate:
-            self._at(rng.uniform(15 * 60, 3 * 3600), self._qa, contact.contact_id, agent.agent_id, drains=False)
+            delay = rng.uniform(15 * 60, 3 * 3600)
+            late = self.config.qa_delay_seconds
+            if late is None:
+                self._at(delay, self._qa, contact.contact_id, agent.agent_id, drains=False)
+            else:  # scored days later: written even after the run's last arrival
+                self._at(self.xrng.uniform(late / 2, late), self._qa, contact.contact_id, agent.agent_id, drains="late")
         if resolved is False and rng.random() < model.repeat_if_unresolved:
-            self._at(rng.uniform(10 * 60, 4 * 3600), self._new_contact, contact.queue, contact.customer_id, drains=False)
+            self._at(rng.uniform(10 * 60, 4 * 3600), self._new_contact, self._home(contact), contact.customer_id,
+                     drains=False)
         self._agent_free(agent)
 
     def _agent_free(self, agent: _Agent) -> None:
@@ -529,9 +749,13 @@ class _Simulation:
             self.waiting[contact.queue.queue_id].remove(contact)
         contact.state = "done"
         self._emit("contact.abandoned", contact_id=contact.contact_id)
+        if (self.callback_queue is not None and contact.queue.channel == "voice"
+                and contact.queue is not self.callback_queue and self.xrng.random() < 0.1):
+            self._enqueue_callback(contact)  # left a callback request on the way out
         self._after_service(contact.customer_id, happy=False)
         if self.rng.random() < contact.model.retry_after_abandon:
-            self._at(self.rng.uniform(120, 1800), self._new_contact, contact.queue, contact.customer_id, drains=False)
+            self._at(self.rng.uniform(120, 1800), self._new_contact, self._home(contact), contact.customer_id,
+                     drains=False)
         if agent is not None:
             if agent.pending_break is not None:
                 self._go_away(agent, agent.pending_break)
@@ -545,6 +769,8 @@ class _Simulation:
             self.waiting[contact.queue.queue_id].remove(contact)
             contact.state = "done"
             self._emit("contact.flowed_out", contact_id=contact.contact_id, reason="callback")
+            if self.callback_queue is not None:
+                self._enqueue_callback(contact)
 
     # -- breaks -----------------------------------------------------------------------------
     def _break_due(self, agent: _Agent) -> None:
@@ -583,9 +809,14 @@ class _Simulation:
 
     def _customer_event(self, event_type: str, at: datetime, customer_id: str, **fields: Any) -> None:
         self._customer_events += 1
-        self._out.append({"event_id": f"cev-{self.tag}-{self._customer_events:07d}", "type": event_type,
-                          "occurred_at": at.isoformat(timespec="microseconds"), "source": SOURCE,
-                          "customer_id": customer_id, **fields})
+        if self._plain_stamps:
+            stamped, text, name = (at - self.start).total_seconds(), at.isoformat(timespec="microseconds"), SOURCE
+        else:
+            stamped, text = self._stamp_of("crm", (at - self.start) / timedelta(microseconds=1) / 1e6)
+            name = f"{SOURCE}/crm" if self.config.skew else SOURCE
+        self._out.append((self.now, stamped, "crm", {
+            "event_id": f"cev-{self.tag}-{self._customer_events:07d}", "type": event_type, "occurred_at": text,
+            "source": name, "customer_id": customer_id, **fields}))
 
     def _subscription(self, event_type: str, at: datetime, customer_id: str, tier: str) -> None:
         plan, mrr = self._PLANS[tier]
@@ -659,10 +890,63 @@ def generate(config: SimConfig) -> Iterator[dict[str, Any]]:
     """Contract events (JSON-ready dicts, ``None`` fields omitted) in non-decreasing event time
     (except, with ``customer_events``, the customers' history before the start, which comes first).
 
+    With ``skew`` or ``resolution`` the timestamps are those the sources write (a later event may be
+    stamped earlier than one of another source); with ``disorder_seconds`` or ``duplicate_rate`` the
+    events come in delivery order, up to ``disorder_seconds`` behind their timestamps.
+
     Deterministic: the same config gives the same events, ids included. Endless when
     ``config.duration_seconds`` is None.
     """
-    return _Simulation(config).run()
+    return (event for event, _ in deliveries(config))
+
+
+def deliveries(config: SimConfig) -> Iterator[tuple[dict[str, Any], bool]]:
+    """(event, is a duplicate) in the order a consumer receives them (see :func:`generate`)."""
+    happenings = _Simulation(config).run()
+    if not config.disorder_seconds and not config.duplicate_rate:
+        return ((event, False) for _, _, _, event in happenings)
+    return _deliver(happenings, config)
+
+
+def _deliver(happenings: Iterator[tuple[float, float, str, dict[str, Any]]],
+             config: SimConfig) -> Iterator[tuple[dict[str, Any], bool]]:
+    """Out-of-order delivery and duplicates, never beyond ``disorder_seconds`` behind a timestamp.
+
+    Each event leaves its source a random delay (< ``disorder_seconds``) after its timestamp, but a
+    source keeps its own order for one entity (a producer's messages to a partition stay in order,
+    which is what the producer-order rule relies on); the sources interleave as they happen to. A
+    duplicate is a retry: the same event again, later, within the same bound. So when an event
+    arrives the newest timestamp seen so far is at most ``disorder_seconds`` ahead of its own, and
+    a disorder within ``CCPULSE_LATENESS_SECONDS`` never makes an event late.
+    """
+    rng = random.Random(f"{config.seed}|delivery")
+    spread, rate = config.disorder_seconds, config.duplicate_rate
+    # A later happening is never stamped more than this before its true time: any pending event
+    # due before ``true time + ahead`` can go, no later happening will come before it.
+    res = config.resolution
+    coarsest = max(res.values(), default=0.0) if isinstance(res, Mapping) else res
+    ahead = min([0.0, *config.skew.values()]) - coarsest
+    pending: list[tuple[float, int, dict[str, Any], bool]] = []
+    last: dict[tuple[str, bytes], float] = {}  # (source, entity) -> its latest delivery time
+    seq = itertools.count()
+    for n, (true, stamped, source, event) in enumerate(happenings):
+        due = true + ahead
+        while pending and pending[0][0] < due:
+            _, _, out, duplicate = heapq.heappop(pending)
+            yield out, duplicate
+        at = stamped + rng.uniform(0.0, spread) if spread else stamped
+        ident = (source, _entity_key(event))
+        at = max(at, last.get(ident, at))
+        last[ident] = at
+        heapq.heappush(pending, (at, next(seq), event, False))
+        if rate and rng.random() < rate:
+            again = rng.uniform(at, stamped + spread) if stamped + spread > at else at
+            heapq.heappush(pending, (again, next(seq), event, True))
+        if n % 4096 == 4095:  # an entity whose last delivery is behind ``due`` constrains nothing more
+            last = {k: v for k, v in last.items() if v >= due}
+    while pending:
+        _, _, out, duplicate = heapq.heappop(pending)
+        yield out, duplicate
 
 
 # ---- writers --------------------------------------------------------------------------------
@@ -673,23 +957,26 @@ class SimSummary:
     destination: str
     events: int = 0
     contacts: int = 0
+    duplicates: int = 0
     seconds: float = 0.0
     clock: str | None = None  # event time of the last event sent
     interrupted: bool = False
 
-    def count(self, event: dict[str, Any]) -> None:
+    def count(self, event: dict[str, Any], duplicate: bool = False) -> None:
         self.events += 1
         self.clock = event["occurred_at"]
-        kind = event["type"]
-        if kind == "contact.queued":
-            self.contacts += 1
-        elif kind == "contact.transferred" and "to_queue_id" in event:
-            self.contacts -= 1  # the contact.queued that follows is the same contact
+        if duplicate:
+            self.duplicates += 1
+        elif event["type"] == "contact.queued":
+            # Contact ids end with the contact's number: transfers, callbacks and re-queues of one
+            # contact (more contact.queued) and disorder leave the count right.
+            self.contacts = max(self.contacts, int(event["contact_id"].rsplit("-", 1)[1]))
 
     def line(self) -> str:
         stopped = " (stopped)" if self.interrupted else ""
-        return (f"ccpulse simulate: sent {self.events:,} events ({self.contacts:,} contacts) in {self.seconds:.1f} s "
-                f"to {self.destination}{stopped}")
+        dups = f", {self.duplicates:,} of them duplicates" if self.duplicates else ""
+        return (f"ccpulse simulate: sent {self.events:,} events ({self.contacts:,} contacts{dups}) in "
+                f"{self.seconds:.1f} s to {self.destination}{stopped}")
 
 
 Progress = Callable[[SimSummary], None]
@@ -729,9 +1016,9 @@ def simulate_to_file(config: SimConfig, path: str | Path, progress: Progress | N
     ticker = _Ticker(summary, progress)
     with open(path, "wb") as out:
         try:
-            for n, event in enumerate(generate(config)):
+            for n, (event, duplicate) in enumerate(deliveries(config)):
                 out.write(orjson.dumps(event) + b"\n")
-                summary.count(event)
+                summary.count(event, duplicate)
                 if n % 256 == 0:
                     ticker.tick()
         except KeyboardInterrupt:
@@ -785,7 +1072,7 @@ async def simulate_to_kafka(settings: Settings, config: SimConfig, speed: float,
     try:
         try:
             history_until = config.start.timestamp()
-            for event in generate(config):
+            for event, duplicate in deliveries(config):
                 history = event["type"].startswith("customer.") and (
                     datetime.fromisoformat(event["occurred_at"]).timestamp() < history_until)
                 delay = 0.0 if history else pacer.delay(event["occurred_at"])  # the customer history: at once
@@ -796,7 +1083,7 @@ async def simulate_to_kafka(settings: Settings, config: SimConfig, speed: float,
                 kind = event["type"]
                 topic = topics.get(kind) or topics.setdefault(kind, topic_for_type(settings, kind))
                 pending.append(await producer.send(topic, orjson.dumps(event), key=_entity_key(event)))
-                summary.count(event)
+                summary.count(event, duplicate)
                 if len(pending) >= 1000:
                     await asyncio.gather(*pending)
                     pending.clear()
@@ -852,6 +1139,72 @@ def parse_speed(text: str) -> float:
     return speed
 
 
+_FINE_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6}
+
+
+def _seconds(text: str, what: str, signed: bool = False) -> float:
+    """``1s``, ``250ms``, ``-0.3`` (seconds) → seconds."""
+    sign = r"[+-]?" if signed else ""
+    match = re.fullmatch(rf"\s*({sign}(?:\d+(?:\.\d*)?|\.\d+))\s*(s|ms|us|µs)?\s*", text.lower())
+    if not match:
+        raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: use e.g. 1s, 250ms or seconds")
+    return float(match[1]) * _FINE_UNITS[match[2] or "s"]
+
+
+def _per_source(text: str, what: str, signed: bool) -> dict[str, float]:
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not sep or name not in SOURCE_NAMES:
+            raise argparse.ArgumentTypeError(
+                f"invalid {what} {part!r}: use SOURCE=VALUE with SOURCE one of {', '.join(SOURCE_NAMES)}")
+        out[name] = _seconds(value, what, signed)
+    if not out:
+        raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: e.g. desktop=-300ms,surveys=2s")
+    return out
+
+
+def parse_resolution(text: str) -> float | dict[str, float]:
+    """``1s`` (every source) or ``acd=1s,desktop=1ms`` → seconds (per source)."""
+    if "=" in text:
+        return _per_source(text, "--resolution", signed=False)
+    return _seconds(text, "--resolution")
+
+
+def parse_skew(text: str) -> dict[str, float]:
+    """``desktop=-300ms,surveys=2s`` → seconds each source's clock is ahead (negative: behind)."""
+    return _per_source(text, "--skew", signed=True)
+
+
+def parse_rate(text: str) -> float:
+    """A share between 0 and 1: ``0.02`` or ``2%``."""
+    try:
+        rate = float(text[:-1]) / 100 if text.strip().endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid rate {text!r}: a share, e.g. 0.02 or 2%") from None
+    if not 0 <= rate <= 1:
+        raise argparse.ArgumentTypeError(f"invalid rate {text!r}: between 0 and 1 (0% and 100%)")
+    return rate
+
+
+#: ``--real-world``: what a typical platform writes. The ACD logs whole seconds; the desktop's clock
+#: runs 400 ms behind it (behind, and by under a second: so the ordering rule's default 1 s tolerance
+#: still covers every pair of events of one contact; see docs/events.md).
+REAL_WORLD: dict[str, Any] = {
+    "resolution": {"acd": 1.0, "desktop": 0.001, "surveys": 1.0, "qa": 1.0, "crm": 1.0},
+    "skew": {"desktop": -0.4, "surveys": 2.0, "qa": -30.0},
+    "disorder": 30.0,
+    "duplicates": 0.01,
+    "email_hours": True,
+    "qa_delay": 5 * 86400.0,
+    "callbacks": True,
+    "requeues": 0.05,
+    "bot": True,
+    "agent_transfers": 0.05,
+}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="random seed; same seed, same events (default 7)")
     parser.add_argument("--speed", type=parse_speed, default=1.0,
@@ -869,17 +1222,92 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--customer-events", action="store_true",
                         help="also customer events (subscriptions, purchases) for the contacts' customers: a history "
                              "before the start, then churn after bad service (currency: CCPULSE_RETENTION__CURRENCY)")
+    real = parser.add_argument_group(
+        "real-world streams", "Write what real platforms write. Sources: acd (queued, answered, abandoned, flowed_out, "
+        "agent states), desktop (transferred, hold, ended, wrapped_up), surveys, qa, crm (customer events).")
+    real.add_argument("--real-world", action="store_true",
+                      help="all of the below at typical values: --resolution acd=1s,desktop=1ms,surveys=1s,qa=1s,crm=1s "
+                           "--skew desktop=-400ms,surveys=2s,qa=-30s --disorder 30s --duplicates 1%% --email-hours "
+                           "--qa-delay 5d --callbacks --requeues 5%% --bot --agent-transfers 5%% (each can be overridden)")
+    real.add_argument("--resolution", type=parse_resolution, default=None, metavar="1s|SOURCE=1s,...",
+                      help="truncate timestamps to whole seconds (1s), milliseconds (1ms), ...: for every source, or per "
+                           "source as acd=1s,desktop=1ms (default: microseconds)")
+    real.add_argument("--skew", type=parse_skew, default=None, metavar="SOURCE=SECONDS,...",
+                      help="per-source clock skew, e.g. desktop=-300ms,surveys=2s (negative: the clock is behind); "
+                           "events then carry source ccpulse-simulate/SOURCE. With whole-second timestamps, keep the "
+                           "other sources behind the whole-second one by under a second, or raise "
+                           "CCPULSE_SKEW_TOLERANCE_SECONDS")
+    real.add_argument("--disorder", type=parse_duration, default=None, metavar="DURATION",
+                      help="out-of-order delivery: each event arrives up to DURATION after its timestamp (each source "
+                           "keeps its own order per contact/agent); at most CCPULSE_LATENESS_SECONDS")
+    real.add_argument("--duplicates", type=parse_rate, default=None, metavar="RATE",
+                      help="share of events sent twice (same event_id, later, within --disorder), e.g. 0.01 or 1%%")
+    real.add_argument("--email-hours", action="store_true", default=None,
+                      help="email is worked only in the email queues' business hours (default Mon-Fri 08:00-18:00, "
+                           "CCPULSE_CHANNELS__EMAIL__BUSINESS_HOURS): emails wait across nights and weekends")
+    real.add_argument("--qa-delay", type=parse_duration, default=None, metavar="DURATION",
+                      help="QA is scored between half of DURATION and DURATION after the contact, e.g. 5d (default "
+                           "15 min-3 h); late evaluations are written after the last contact, agents logged off")
+    real.add_argument("--callbacks", action="store_true", default=None,
+                      help="callback requests (accepted offers, some abandons) wait in the queue 'callbacks', queued in "
+                           "the same second as the flow-out or abandon, until a voice agent calls back")
+    real.add_argument("--requeues", type=parse_rate, default=None, metavar="RATE",
+                      help="share of offers that ring unanswered: the contact is queued again into the same queue "
+                           "(the same wait goes on) and the agent is away for a minute")
+    real.add_argument("--bot", action="store_true", default=None,
+                      help="voice contacts first meet a bot (agent bot-ivr) in the queue 'ivr', which hands them "
+                           "to their queue, a third of them in under a second")
+    real.add_argument("--agent-transfers", type=parse_rate, default=None, metavar="RATE",
+                      help="share of answered contacts an agent transfers to a free colleague of the queue "
+                           "(contact.transferred with to_agent_id)")
 
 
 def _config(args: argparse.Namespace, settings: Settings) -> SimConfig:
     kwargs: dict[str, Any] = {"zone": settings.zone, "duration_seconds": args.duration, "mmc": args.mmc,
                               "customer_events": getattr(args, "customer_events", False),
                               "currency": settings.retention.currency}
+    kwargs.update(_real_world(args, settings))
     if args.seed is not None:
         kwargs["seed"] = args.seed
     if args.start is not None:
         kwargs["start"] = args.start if args.start.tzinfo else args.start.replace(tzinfo=settings.zone)
     return SimConfig(**kwargs)
+
+
+def _real_world(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """SimConfig fields of the real-world options (``--real-world`` values, overridden one by one)."""
+    chosen = dict(REAL_WORLD) if getattr(args, "real_world", False) else {}
+    for name in REAL_WORLD:
+        value = getattr(args, name, None)
+        if value is not None:
+            chosen[name] = value
+    out: dict[str, Any] = {}
+    if "resolution" in chosen:
+        out["resolution"] = chosen["resolution"]
+    if "skew" in chosen:
+        out["skew"] = chosen["skew"]
+    if "disorder" in chosen:
+        if chosen["disorder"] > settings.lateness_seconds:
+            raise ValueError(f"--disorder {chosen['disorder']:g}s is beyond the lateness bound "
+                             f"(CCPULSE_LATENESS_SECONDS={settings.lateness_seconds:g}): such events would be rejected "
+                             "as late; use a shorter --disorder or raise the bound")
+        out["disorder_seconds"] = chosen["disorder"]
+    if "duplicates" in chosen:
+        out["duplicate_rate"] = chosen["duplicates"]
+    if chosen.get("email_hours"):
+        email = next((q.queue_id for q in DEFAULT_QUEUES if q.channel == "email"), "email")
+        out["email_hours"] = BusinessClock(settings.queue(email, "email").business_hours.calendar(), settings.timezone)
+    if "qa_delay" in chosen:
+        out["qa_delay_seconds"] = chosen["qa_delay"]
+    if chosen.get("callbacks"):
+        out["callbacks"] = True
+    if "requeues" in chosen:
+        out["requeue_rate"] = chosen["requeues"]
+    if chosen.get("bot"):
+        out["bot"] = True
+    if "agent_transfers" in chosen:
+        out["agent_transfer_rate"] = chosen["agent_transfers"]
+    return out
 
 
 def _progress_printer() -> Progress:
