@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from ccpulse.domain.calendar import BusinessClock, Calendar
 
-__all__ = ["ApiToken", "BusinessHours", "QueueSettings", "RetentionSettings", "Settings", "SlClock", "SlFormula", "Topics",
+__all__ = ["AmazonConnectSettings", "ApiToken", "AsteriskSettings", "BusinessHours", "ConnectorSettings", "QueueSettings", "RetentionSettings", "Settings", "SlClock", "SlFormula", "Topics",
            "get_settings"]
 
 #: The service-level formulas a queue can choose (see docs/metrics.md).
@@ -138,6 +138,45 @@ class Topics(BaseModel):
     alerts: str = "cc.alerts"
 
 
+class AsteriskSettings(BaseModel):
+    """How the Asterisk queue_log connector names things (docs/connectors.md)."""
+
+    wrapup_seconds: dict[str, float] = Field(default_factory=dict, description="Queue -> its wrapuptime "
+                                             "(queues.conf): contact.wrapped_up comes this long after the call ends.")
+    default_wrapup_seconds: float = Field(default=0, ge=0, description="Wrap-up of queues not in wrapup_seconds.")
+    channels: dict[str, Literal["voice", "chat", "email"]] = Field(
+        default_factory=dict, description="Queue -> channel; a queue_log has no channel, so voice by default.")
+    agents: dict[str, str] = Field(default_factory=dict, description="Queue member (interface or member name) -> "
+                                   "agent id; unmapped members keep their queue_log name.")
+    queue_ids: dict[str, str] = Field(default_factory=dict, description="Queue name -> ccpulse queue id (default: the name).")
+    queue_extensions: dict[str, str] = Field(default_factory=dict, description="Dialled extension -> queue name, so a "
+                                             "TRANSFER to it becomes a transfer to that queue.")
+    exit_key_reasons: dict[str, Literal["callback", "voicemail", "overflow"]] = Field(
+        default_factory=dict, description="EXITWITHKEY key -> flow-out reason (default overflow).")
+
+
+class AmazonConnectSettings(BaseModel):
+    """The Amazon Connect connector (docs/connectors.md)."""
+
+    raw_topic: str | None = Field(default=None, description="A topic of raw contact events and agent event stream "
+                                  "records (e.g. filled by a Kinesis source connector); set it and the workers translate it.")
+    queue_ids: dict[str, str] = Field(default_factory=dict, description="Queue ARN or queue id -> ccpulse queue id "
+                                      "(default: the id at the end of the ARN).")
+    agent_ids: dict[str, str] = Field(default_factory=dict, description="Agent ARN or agent id -> ccpulse agent id "
+                                      "(default: the id at the end of the ARN).")
+
+
+class ConnectorSettings(BaseModel):
+    """Settings of the platform connectors (``ccpulse connect``, the connector endpoints)."""
+
+    asterisk: AsteriskSettings = Field(default_factory=AsteriskSettings)
+    amazon_connect: AmazonConnectSettings = Field(default_factory=AmazonConnectSettings)
+    twilio_auth_token: str | None = Field(default=None, description="Auth token of the Twilio account: "
+                                          "X-Twilio-Signature is checked with it. Unset: the TaskRouter endpoint answers 503.")
+    twilio_public_url: str | None = Field(default=None, description="The URL Twilio calls (the workspace's "
+                                          "EventCallbackUrl) when ccpulse sits behind a proxy that changes it.")
+
+
 def _channel_defaults() -> dict[str, QueueSettings]:
     return {
         "voice": QueueSettings(sl_threshold_seconds=20),
@@ -200,6 +239,7 @@ class Settings(BaseSettings):
     rating_callback_secret: str | None = Field(
         default=None, description="HMAC-SHA256 key of POST /api/v1/callbacks/rating (X-Ccpulse-Signature); "
         "unset: the endpoint answers 503.")
+    connectors: ConnectorSettings = Field(default_factory=ConnectorSettings, description="Platform connectors.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("timezone")
