@@ -191,7 +191,7 @@ class QueueLogFollower:
 
     async def run(self) -> FollowSummary:
         started = time.monotonic()
-        last_progress = started
+        last_progress, shown = started, -1
         try:
             old = self._start()
             if old is not None:  # rotated while we were stopped: finish the old file first
@@ -220,8 +220,8 @@ class QueueLogFollower:
                     await self.sink.emit(due, b"(wrap-up end)")
                     await self._commit(self._offset)
                 now = time.monotonic()
-                if self.progress is not None and now - last_progress >= 5:
-                    last_progress, self.summary.seconds = now, now - started
+                if self.progress is not None and now - last_progress >= 5 and self.summary.lines != shown:
+                    last_progress, shown, self.summary.seconds = now, self.summary.lines, now - started
                     self.progress(self.summary)
                 if not read:
                     await asyncio.sleep(self.poll)
