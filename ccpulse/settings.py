@@ -173,6 +173,9 @@ class ConnectorSettings(BaseModel):
     amazon_connect: AmazonConnectSettings = Field(default_factory=AmazonConnectSettings)
     twilio_auth_token: str | None = Field(default=None, description="Auth token of the Twilio account: "
                                           "X-Twilio-Signature is checked with it. Unset: the TaskRouter endpoint answers 503.")
+    twilio_activities: dict[str, Literal["available", "away", "offline"]] = Field(
+        default_factory=dict, description="TaskRouter activity name -> agent state (default: Available -> available, "
+        "Offline -> offline, any other -> away with the activity as reason).")
     twilio_public_url: str | None = Field(default=None, description="The URL Twilio calls (the workspace's "
                                           "EventCallbackUrl) when ccpulse sits behind a proxy that changes it.")
 
