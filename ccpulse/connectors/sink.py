@@ -64,10 +64,11 @@ class Sink:
             self.sent += 1
         return True
 
-    async def dead_letter(self, raw: bytes, reason: str, message: str, offset: int = -1) -> None:
-        record = deadletter_record(raw=raw, key=None, topic=self.source, partition=-1, offset=offset,
+    async def dead_letter(self, raw: bytes, reason: str, message: str, offset: int = -1, *, partition: int = -1,
+                          key: bytes | None = None) -> None:
+        record = deadletter_record(raw=raw, key=key, topic=self.source, partition=partition, offset=offset,
                                    reason=reason, message=message)
-        self._pending.append(await self.producer.send(self.settings.topics.deadletter, record))
+        self._pending.append(await self.producer.send(self.settings.topics.deadletter, record, key=key))
         self.rejected[reason] += 1
 
     async def flush(self) -> None:
