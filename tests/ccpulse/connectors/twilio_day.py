@@ -11,6 +11,8 @@ Queues: WQ…01 "support" (voice), WQ…02 "webchat" (task channel chat). Worker
 3. T3 voice, support: enters 200, hangs up 203 (a short abandon).
 4. T4 chat: enters 300, its TTL runs out 420 (flowed out after 120).
 5. T5 chat: enters 480, alice accepts 490 (wait 10), wraps up 600 (talk 110), completes 630 (ACW 30).
+6. T6 voice: enters support 640, the workflow moves it to WQ…03 "sales" 670 (a re-queue: support counts it
+   flowed out after 30), the caller hangs up 700 (abandoned in sales after 30).
 
 Workers: both Available at 0; bob goes on "Break" 300, Offline 600.
 Bad callbacks: an unknown event type, a queue entry without its TaskSid, a Timestamp that is not one.
@@ -21,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 T0 = 1772442000
-SUPPORT, WEBCHAT = "WQ" + "0" * 30 + "01", "WQ" + "0" * 30 + "02"
+SUPPORT, WEBCHAT, SALES = "WQ" + "0" * 30 + "01", "WQ" + "0" * 30 + "02", "WQ" + "0" * 30 + "03"
 ALICE, BOB = "WK" + "0" * 30 + "a1", "WK" + "0" * 30 + "b2"
 _seq = iter(range(1, 1000))
 
@@ -46,6 +48,8 @@ def _worker(sid: str, name: str, activity: str) -> dict[str, str]:
 
 
 T = {n: _task(n, SUPPORT if n <= 3 else WEBCHAT, "voice" if n <= 3 else "chat", f"+1555123000{n}") for n in range(1, 6)}
+T[6] = _task(6, SUPPORT, "voice", "+15551230006")
+T6_SALES = {**T[6], "TaskQueueSid": SALES}
 
 CALLBACKS: list[dict[str, str]] = [
     _cb(0, "worker.activity.update", **_worker(ALICE, "alice", "Available"), WorkerPreviousActivityName="Offline"),
@@ -77,6 +81,10 @@ CALLBACKS: list[dict[str, str]] = [
     {**_cb(610, "task.canceled", **T[4]), "Timestamp": "ten past", "TimestampMs": ""},  # bad: not a time
     _cb(630, "task.completed", **T[5]),
     _cb(630, "reservation.completed", **T[5], **_worker(ALICE, "alice", "Available")),
+    _cb(640, "task-queue.entered", **T[6]),
+    _cb(670, "task-queue.moved", **T[6]),  # the workflow's timeout moves it on: no event needed
+    _cb(670, "task-queue.entered", **T6_SALES),
+    _cb(700, "task.canceled", **T6_SALES, TaskCanceledReason="hangup"),
 ]
 
 BAD = [(18, "unknown_event"), (21, "missing_field"), (26, "invalid_timestamp")]
@@ -96,6 +104,9 @@ CONTACT_EVENTS: list[tuple[int, str, str, dict[str, Any]]] = [
     (490, "contact.answered", task(5), {"agent_id": ALICE}),
     (600, "contact.ended", task(5), {}),
     (630, "contact.wrapped_up", task(5), {}),
+    (640, "contact.queued", task(6), {"queue_id": SUPPORT, "channel": "voice", "customer_id": "+15551230006"}),
+    (670, "contact.queued", task(6), {"queue_id": SALES, "channel": "voice", "customer_id": "+15551230006"}),
+    (700, "contact.abandoned", task(6), {}),
 ]
 
 AGENT_CHANGES: dict[str, list[tuple[int, str, str | None]]] = {
@@ -104,12 +115,14 @@ AGENT_CHANGES: dict[str, list[tuple[int, str, str | None]]] = {
     BOB: [(0, "available", None), (300, "away", "Break"), (600, "offline", None)],
 }
 
-#: 09:00 interval, by hand. support (voice, 20 s): offered 3, answered 1 (12 s), abandoned 2 (40 s; 3 s short and
-#: within SL): SL 1 / (1 + 2 − 1) = 0.5, abandon rate 1 / 2; handled 1: talk 180 + ACW 10.
+#: 09:00 interval, by hand. support (voice, 20 s): offered 4 (T6 flowed out to sales after 30 s: not in SL or abandon
+#: rate), answered 1 (12 s), abandoned 2 (40 s; 3 s short and within SL): SL 1 / (1 + 2 − 1) = 0.5, abandon rate
+#: 1 / 2; handled 1: talk 180 + ACW 10. sales (voice): offered 1, abandoned 1 after 30 s (beyond 20 s, not short):
+#: SL 0 / 1 = 0, abandon rate 1.
 #: webchat (chat, 60 s): offered 2, answered 1 (10 s), T4 flowed out after 120 s (the max wait): SL 1 / 1;
 #: handled 1: talk 110 + ACW 30 = 140.
 EXPECTED_INTERVALS: dict[str, dict[str, Any]] = {
-    SUPPORT: {"offered": 3, "answered": 1, "abandoned": 2, "short_abandoned": 1, "answered_within_sl": 1,
+    SUPPORT: {"offered": 4, "answered": 1, "abandoned": 2, "short_abandoned": 1, "answered_within_sl": 1,
               "abandoned_within_sl": 1, "service_level": 0.5, "abandon_rate": 0.5, "asa_seconds": 12.0,
               "avg_abandon_seconds": 21.5, "max_wait_seconds": 40.0, "handled": 1, "avg_talk_seconds": 180.0,
               "avg_acw_seconds": 10.0, "aht_seconds": 190.0},
@@ -117,4 +130,6 @@ EXPECTED_INTERVALS: dict[str, dict[str, Any]] = {
               "asa_seconds": 10.0, "max_wait_seconds": 120.0, "handled": 1, "avg_talk_seconds": 110.0,
               "avg_acw_seconds": 30.0, "aht_seconds": 140.0},
 }
+EXPECTED_INTERVALS[SALES] = {"offered": 1, "answered": 0, "abandoned": 1, "short_abandoned": 0, "abandoned_within_sl": 0,
+                             "service_level": 0.0, "abandon_rate": 1.0, "avg_abandon_seconds": 30.0, "max_wait_seconds": 30.0}
 FINAL_AGENTS = {ALICE: ("available", 630, None), BOB: ("offline", 600, None)}
