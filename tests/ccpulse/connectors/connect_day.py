@@ -12,6 +12,8 @@ and ``Contacts``); the values are ours (ids shortened to readable names).
 3. C3 chat, webchat: queued 300, bob connected 320 (wait 20), closed 500 (talk 180, no ACW).
 4. C4 voice, support: queued 400, hung up 403 (short abandon).
 5. C5 voice: hung up in the IVR 430, never queued (nothing counted).
+6. C6 voice: queued in support 640, the flow moves it to sales 670 (a re-queue: support counts it flowed out after
+   30), hung up 700 (abandoned in sales after 30).
 Agents: alice logs in 0; bob logs in 5, goes to "Lunch" 600, logs out 700. Alice's heartbeat at 400 and a
 language change at 350 change nothing. Bad records: a line that is not JSON, an unknown contact event type,
 a channel that is not one, an agent record whose time is not a time, a JSON number, an unrelated object.
@@ -27,7 +29,7 @@ import orjson
 T0 = 1772442000
 ACCOUNT = "111122223333"
 INSTANCE = f"arn:aws:connect:eu-west-1:{ACCOUNT}:instance/inst-0001"
-SUPPORT, WEBCHAT = "support", "webchat"
+SUPPORT, WEBCHAT, SALES = "support", "webchat", "sales"
 _seq = iter(range(1, 1000))
 
 
@@ -134,6 +136,9 @@ RECORDS: list[Any] = [
                                                                 [on("C3", "CONNECTED", 320, "CHAT", WEBCHAT)])),
     agent_event(600, "STATE_CHANGE", "bob", snapshot("bob", "Lunch", "NOT_ROUTABLE", QUEUES), B_IDLE),
     agent_event(700, "LOGOUT", "bob", snapshot("bob", "Offline", "OFFLINE", QUEUES), snapshot("bob", "Lunch", "NOT_ROUTABLE", QUEUES)),
+    contact_event(640, "QUEUED", "C6", queue=SUPPORT),
+    contact_event(670, "QUEUED", "C6", queue=SALES),  # the flow's queue timeout transfers it to sales
+    contact_event(700, "DISCONNECTED", "C6", queue=SALES, queued=670, disconnected=700),
 ]
 
 
@@ -160,6 +165,9 @@ CONTACT_EVENTS: list[tuple[int, str, str, dict[str, Any]]] = [
     (403, "contact.abandoned", "C4", {}),
     (500, "contact.ended", "C3", {}),
     (500, "contact.wrapped_up", "C3", {}),
+    (640, "contact.queued", "C6", {"queue_id": SUPPORT, "channel": "voice"}),
+    (670, "contact.queued", "C6", {"queue_id": SALES, "channel": "voice"}),
+    (700, "contact.abandoned", "C6", {}),
 ]
 
 AGENT_CHANGES: dict[str, list[tuple[int, str, str | None]]] = {
@@ -168,11 +176,11 @@ AGENT_CHANGES: dict[str, list[tuple[int, str, str | None]]] = {
             (700, "offline", None)],
 }
 
-#: 09:00 interval by hand. support (voice, 20 s): offered C1, C2, C4 = 3; answered C1 (12 s); abandoned C2 (40 s)
+#: 09:00 interval by hand. support (voice, 20 s): offered C1, C2, C4, C6 = 4 (C6 flowed out after 30: not in SL); answered C1 (12 s); abandoned C2 (40 s)
 #: and C4 (3 s: short, within SL): SL 1 / (1 + 2 − 1) = 0.5, abandon rate 0.5; handled 1: talk 180 − 30 hold = 150,
 #: hold 30 (once), ACW 20 → AHT 200. webchat (chat, 60 s): offered 1, answered 1 (20 s), handled: talk 180, no ACW.
 EXPECTED_INTERVALS: dict[str, dict[str, Any]] = {
-    SUPPORT: {"offered": 3, "answered": 1, "abandoned": 2, "short_abandoned": 1, "answered_within_sl": 1,
+    SUPPORT: {"offered": 4, "answered": 1, "abandoned": 2, "short_abandoned": 1, "answered_within_sl": 1,
               "abandoned_within_sl": 1, "service_level": 0.5, "abandon_rate": 0.5, "asa_seconds": 12.0,
               "avg_abandon_seconds": 21.5, "max_wait_seconds": 40.0, "handled": 1, "avg_talk_seconds": 150.0,
               "avg_hold_seconds": 30.0, "hold_count": 1, "avg_acw_seconds": 20.0, "aht_seconds": 200.0},
@@ -180,4 +188,7 @@ EXPECTED_INTERVALS: dict[str, dict[str, Any]] = {
               "asa_seconds": 20.0, "max_wait_seconds": 20.0, "handled": 1, "avg_talk_seconds": 180.0,
               "avg_acw_seconds": 0.0, "aht_seconds": 180.0},
 }
+#: sales: offered 1 (C6), abandoned after 30 s (beyond 20 s, not short): SL 0, abandon rate 1.
+EXPECTED_INTERVALS[SALES] = {"offered": 1, "answered": 0, "abandoned": 1, "short_abandoned": 0, "abandoned_within_sl": 0,
+                             "service_level": 0.0, "abandon_rate": 1.0, "avg_abandon_seconds": 30.0, "max_wait_seconds": 30.0}
 FINAL_AGENTS = {"alice": ("available", 272, None), "bob": ("offline", 700, None)}
