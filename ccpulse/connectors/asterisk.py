@@ -46,7 +46,7 @@ MEMBER_EVENTS = frozenset({
 #: Events understood and deliberately not mapped (docs/connectors.md says why).
 IGNORED_EVENTS = frozenset({
     "CONFIGRELOAD", "QUEUESTART", "RINGCANCELED", "DID", "INFO", "SYSCOMPAT", "AGENTDUMP", "JOINEMPTY",
-    "ENTERQUEUEANN", "ADDMEMBERFAILED", "PENALTY", "RINGCANCELLED",
+    "ENTERQUEUEANN", "ADDMEMBERFAILED", "PENALTY",
 })
 _NO_CALL = frozenset({"NONE", "MANAGER", "REALTIME", ""})
 _CSV_HEADER = "time,callid,queuename"
