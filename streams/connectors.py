@@ -48,9 +48,9 @@ class AmazonConnectTranslator:
         import orjson
 
         options = self.settings.connectors.amazon_connect
+        sink = Sink(self.settings, self.producer, self.settings.connectors.amazon_connect.raw_topic or "amazon-connect")
         for event in events:
             message = event.message
-            sink = Sink(self.settings, self.producer, message.topic)
             raw = message.value or b""
             try:
                 try:
@@ -64,4 +64,4 @@ class AmazonConnectTranslator:
             else:
                 if mapped:
                     await sink.emit(mapped, raw, message.offset)
-            await sink.flush()
+        await sink.flush()  # the batch's events are acknowledged before its offsets are

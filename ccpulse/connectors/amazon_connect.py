@@ -229,8 +229,20 @@ async def run_lines(source: str, settings: Settings) -> int:
     started, lines = time.monotonic(), 0
     stream = sys.stdin.buffer if source == "-" else open(source, "rb")
     interrupted = False
+    live = source == "-"
+
+    async def records() -> Any:
+        number = 0
+        while True:
+            # A pipe may be quiet for minutes: read it off the loop, so sends go out meanwhile.
+            raw = await asyncio.to_thread(stream.readline) if live else stream.readline()
+            if not raw:
+                return
+            number += 1
+            yield number, raw
+
     try:
-        for number, raw in enumerate(stream, 1):
+        async for number, raw in records():
             line = raw.rstrip(b"\r\n")
             if not line.strip():
                 continue
@@ -246,7 +258,9 @@ async def run_lines(source: str, settings: Settings) -> int:
                 continue
             if events:
                 await sink.emit(events, line, number)
-            if lines % 1000 == 0:
+            if live:
+                await sink.flush()  # a live stream: each record is on Kafka before the next is awaited
+            elif lines % 1000 == 0:
                 await sink.flush()
                 print(f"ccpulse connect amazon-connect: {lines:,} records so far", file=sys.stderr, flush=True)
             await asyncio.sleep(0)

@@ -73,6 +73,8 @@ class QueueLogFollower:
         self._inode: int | None = None
         self._offset = 0
         self._last_at = 0.0  # the latest line time seen
+        self._started = self._progress_at = time.monotonic()
+        self._progress_lines = -1
 
     # ---- state file ----------------------------------------------------------------------------
     def _load(self) -> dict[str, Any] | None:
@@ -182,6 +184,11 @@ class QueueLogFollower:
         await self.sink.flush()
         self._offset = offset
         self._save()
+        now = time.monotonic()
+        if self.progress is not None and now - self._progress_at >= 5 and self.summary.lines != self._progress_lines:
+            self._progress_at, self._progress_lines = now, self.summary.lines
+            self.summary.seconds = now - self._started
+            self.progress(self.summary)
 
     def _replaced(self) -> bool:
         try:
@@ -190,8 +197,7 @@ class QueueLogFollower:
             return False  # between logrotate's rename and create: keep reading the old file
 
     async def run(self) -> FollowSummary:
-        started = time.monotonic()
-        last_progress, shown = started, -1
+        started = self._started = self._progress_at = time.monotonic()
         try:
             old = self._start()
             if old is not None:  # rotated while we were stopped: finish the old file first
@@ -219,10 +225,6 @@ class QueueLogFollower:
                 if due:
                     await self.sink.emit(due, b"(wrap-up end)")
                     await self._commit(self._offset)
-                now = time.monotonic()
-                if self.progress is not None and now - last_progress >= 5 and self.summary.lines != shown:
-                    last_progress, shown, self.summary.seconds = now, self.summary.lines, now - started
-                    self.progress(self.summary)
                 if not read:
                     await asyncio.sleep(self.poll)
             due = self.mapper.due(float("inf"))

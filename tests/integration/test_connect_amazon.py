@@ -1,7 +1,7 @@
 """End to end: Amazon Connect records through all three drivers into one worker, and the figures back out.
 
 The hand-written morning of tests/ccpulse/connectors/connect_day.py is split in three: the first part is
-a JSON-lines archive read by ``ccpulse connect amazon-connect --input FILE``, the second is POSTed record by
+JSON lines read by ``ccpulse connect amazon-connect --input -`` and ``--input FILE``, the second is POSTed record by
 record to ``/api/v1/connectors/amazon-connect`` (as an EventBridge API destination does), the third is
 produced raw to the topic the workers translate (``CCPULSE_CONNECTORS__AMAZON_CONNECT__RAW_TOPIC``). The
 API must show the hand-computed figures, and every bad record must be in the dead-letter topic.
@@ -36,14 +36,19 @@ def test_file_http_and_raw_topic_drivers(stack_factory, tmp_path: Path) -> None:
     stack.start(workers=1)
     lines = day.lines()
 
-    # 1. The file driver.
+    # 1. The JSON-lines driver: standard input, then a file.
+    piped = subprocess.run([sys.executable, "-m", "ccpulse", "connect", "amazon-connect", "--input", "-"],
+                           input=b"".join(line + b"\n" for line in lines[:6]), env=stack.env, cwd=stack.workdir,
+                           capture_output=True, timeout=120)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stderr.decode().strip().splitlines()[-1].startswith("ccpulse connect amazon-connect: 6 records,")
     archive = tmp_path / "connect.jsonl"
-    archive.write_bytes(b"".join(line + b"\n" for line in lines[:13]))
+    archive.write_bytes(b"".join(line + b"\n" for line in lines[6:13]))
     done = subprocess.run([sys.executable, "-m", "ccpulse", "connect", "amazon-connect", "--input", str(archive)],
                           env=stack.env, cwd=stack.workdir, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     summary = done.stderr.strip().splitlines()[-1]
-    assert summary.startswith("ccpulse connect amazon-connect: 13 records,") and "1 dead-lettered (not_json 1)" in summary
+    assert summary.startswith("ccpulse connect amazon-connect: 7 records,") and "1 dead-lettered (not_json 1)" in summary
 
     # 2. The HTTP endpoint: an ingest token; a token without the scope, or limited to other queues, cannot.
     url = stack.url + PATH
