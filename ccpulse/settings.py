@@ -21,8 +21,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from ccpulse.domain.calendar import BusinessClock, Calendar
 
-__all__ = ["ApiToken", "BusinessHours", "ConfigError", "QueueSettings", "RetentionSettings", "Settings", "SlClock", "SlFormula", "Topics",
-           "describe_error", "get_settings", "load_settings", "read_toml"]
+__all__ = ["AmazonConnectSettings", "ApiToken", "AsteriskSettings", "BusinessHours", "ConfigError", "ConnectorSettings", "QueueSettings",
+           "RetentionSettings", "Settings", "SlClock", "SlFormula", "Topics", "describe_error", "get_settings", "load_settings", "read_toml"]
 
 #: The service-level formulas a queue can choose (see docs/metrics.md).
 SlFormula = Literal[
@@ -147,6 +147,48 @@ class Topics(BaseModel):
     alerts: str = "cc.alerts"
 
 
+class AsteriskSettings(BaseModel):
+    """How the Asterisk queue_log connector names things (docs/connectors.md)."""
+
+    wrapup_seconds: dict[str, float] = Field(default_factory=dict, description="Queue -> its wrapuptime "
+                                             "(queues.conf): contact.wrapped_up comes this long after the call ends.")
+    default_wrapup_seconds: float = Field(default=0, ge=0, description="Wrap-up of queues not in wrapup_seconds.")
+    channels: dict[str, Literal["voice", "chat", "email"]] = Field(
+        default_factory=dict, description="Queue -> channel; a queue_log has no channel, so voice by default.")
+    agents: dict[str, str] = Field(default_factory=dict, description="Queue member (interface or member name) -> "
+                                   "agent id; unmapped members keep their queue_log name.")
+    queue_ids: dict[str, str] = Field(default_factory=dict, description="Queue name -> ccpulse queue id (default: the name).")
+    queue_extensions: dict[str, str] = Field(default_factory=dict, description="Dialled extension -> queue name, so a "
+                                             "TRANSFER to it becomes a transfer to that queue.")
+    exit_key_reasons: dict[str, Literal["callback", "voicemail", "overflow"]] = Field(
+        default_factory=dict, description="EXITWITHKEY key -> flow-out reason (default overflow).")
+
+
+class AmazonConnectSettings(BaseModel):
+    """The Amazon Connect connector (docs/connectors.md)."""
+
+    raw_topic: str | None = Field(default=None, description="A topic of raw contact events and agent event stream "
+                                  "records (e.g. filled by a Kinesis source connector); set it and the workers translate it.")
+    queue_ids: dict[str, str] = Field(default_factory=dict, description="Queue ARN or queue id -> ccpulse queue id "
+                                      "(default: the id at the end of the ARN).")
+    agent_ids: dict[str, str] = Field(default_factory=dict, description="Agent ARN or agent id -> ccpulse agent id "
+                                      "(default: the id at the end of the ARN).")
+
+
+class ConnectorSettings(BaseModel):
+    """Settings of the platform connectors (``ccpulse connect``, the connector endpoints)."""
+
+    asterisk: AsteriskSettings = Field(default_factory=AsteriskSettings)
+    amazon_connect: AmazonConnectSettings = Field(default_factory=AmazonConnectSettings)
+    twilio_auth_token: str | None = Field(default=None, description="Auth token of the Twilio account: "
+                                          "X-Twilio-Signature is checked with it. Unset: the TaskRouter endpoint answers 503.")
+    twilio_activities: dict[str, Literal["available", "away", "offline"]] = Field(
+        default_factory=dict, description="TaskRouter activity name -> agent state (default: Available -> available, "
+        "Offline -> offline, any other -> away with the activity as reason).")
+    twilio_public_url: str | None = Field(default=None, description="The URL Twilio calls (the workspace's "
+                                          "EventCallbackUrl) when ccpulse sits behind a proxy that changes it.")
+
+
 def _channel_defaults() -> dict[str, QueueSettings]:
     return {
         "voice": QueueSettings(sl_threshold_seconds=20),
@@ -228,6 +270,7 @@ class Settings(BaseSettings):
     rating_callback_queues: list[str] | None = Field(
         default=None, description="Limit the rating callback to contacts of these queues, as a queue-limited "
         "ingest token is (a relay shared by one client only); unset: any contact.")
+    connectors: ConnectorSettings = Field(default_factory=ConnectorSettings, description="Platform connectors.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("timezone")
