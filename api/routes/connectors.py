@@ -27,8 +27,8 @@ from twilio.request_validator import RequestValidator
 
 from api.auth import Principal
 from api.deps import get_principal, require
-from api.routes.events import Ingest, scope_problem
-from api.scope import ScopedStore
+from api.routes.events import Ingest
+from api.writes import WriteScope
 from ccpulse.connectors import Rejected
 from ccpulse.connectors.amazon_connect import map_record
 from ccpulse.connectors.sink import Sink
@@ -176,17 +176,19 @@ async def amazon_connect(request: Request, principal: Principal = Depends(get_pr
     if len(items) > AMAZON_MAX_RECORDS:
         raise HTTPException(413, f"batch too large: at most {AMAZON_MAX_RECORDS} records per request")
     settings: Settings = request.app.state.settings
-    visible = ScopedStore(request.app.state.store, principal.queues) if principal.queues is not None else None
+    scope = WriteScope(principal.queues, request.app.state.store, request.app.state.contact_owners)
     sink = await _sink(request, AMAZON_CONNECT_SOURCE)
     results: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         raw = orjson.dumps(item)
         try:
             events = map_record(item, settings.connectors.amazon_connect)
-            for event in events:
-                problem = scope_problem(decode_event(orjson.dumps(event)), principal, visible)
+            decoded = [decode_event(orjson.dumps(event)) for event in events]
+            for event in decoded:  # the same write scope as POST /api/v1/events (api/writes.py)
+                problem = scope.problem(event)
                 if problem is not None:
                     raise Rejected("out_of_scope", problem)
+                scope.accepted(event)
         except (Rejected, EventRejected) as exc:
             await sink.dead_letter(raw, exc.reason, f"{exc.message} (token {principal.name!r})", index)
             results.append({"index": index, "status": "rejected", "reason": exc.reason, "message": exc.message})

@@ -184,9 +184,9 @@ class _Folder:
 
     def add_agent(self, t: float, queue: str, agent: str, measure: str, value: int = 1) -> None:
         """Credit ``measure`` to the agent's bucket at ``t`` only (an agent's own leg of a contact)."""
-        key = bucket_key("agent", agent, t)
-        bucket = self.out.contributions.setdefault(key, {})
-        bucket[measure] = bucket.get(measure, 0) + value
+        for key in (bucket_key("agent", agent, t), bucket_key(AGENT_QUEUE, agent_queue(agent, queue), t)):
+            bucket = self.out.contributions.setdefault(key, {})
+            bucket[measure] = bucket.get(measure, 0) + value
 
     def anomaly(self, rec: dict[str, Any], message: str) -> None:
         self.out.anomalies.append((rec["id"], "impossible_transition", f"{rec['type']} {message}"))
