@@ -167,6 +167,19 @@ def agent_to_agent_legs() -> tuple[list[Event], Expected]:
     }
 
 
+def legs_under_skew() -> tuple[list[Event], Expected]:
+    # a1 answers 09:00:10 (ACD); the desktop, 10 ms behind, stamps the transfer to a2 09:00:09.990; the call
+    # ends 09:00:14 with no ACW. a1's leg is 0 s, a2's 4 s, and they add up to the queue's 4 s.
+    i = _Ids()
+    events = [c(i, "queued", "09:00:00", "k14", channel="voice", queue_id="q1"),
+              c(i, "answered", "09:00:10", "k14", agent_id="a1"),
+              c(i, "transferred", "09:00:09.990", "k14", to_agent_id="a2"),
+              c(i, "ended", "09:00:14", "k14"), c(i, "wrapped_up", "09:00:14", "k14")]
+    return events, {("agent", "a1"): {"handled": 1, "aht_seconds": 0.0},
+                    ("agent", "a2"): {"handled": 1, "aht_seconds": 4.0},
+                    ("queue", "q1"): {"handled": 1, "aht_seconds": 4.0}}
+
+
 def legs_with_hold() -> tuple[list[Event], Expected]:
     # a1: 09:00:10–09:05:10 with a 60 s hold → talk 240 s, hold 60 s. a2: 09:05:10–09:06:10 with a 20 s
     # hold → talk 40 s, hold 20 s; no ACW. Queue: talk 280 s, hold 80 s, 2 holds.
@@ -265,9 +278,12 @@ CASES: dict[str, tuple[list[Event], Expected]] = {
     "negative-duration-under-skew": negative_duration_under_skew(),
     "agent-to-agent-legs": agent_to_agent_legs(),
     "legs-with-hold": legs_with_hold(),
+    "legs-under-skew": legs_under_skew(),
     "requeue-same-queue": requeue_same_queue(),
-    **_both("requeue-and-answer-in-one-second", requeue_and_answer_in_one_second),
-    **_both("requeue-and-abandon-in-one-second", requeue_and_abandon_in_one_second),
+    # Only in the ACD's order: the other order (answered or abandoned, then queued into the same queue) is a
+    # transfer back, or a callback into the same queue — indistinguishable, so the producer's order decides.
+    "requeue-and-answer-in-one-second": requeue_and_answer_in_one_second(False),
+    "requeue-and-abandon-in-one-second": requeue_and_abandon_in_one_second(False),
     "thumbs-csat": thumbs_csat(),
     "callback-during-acw-is-a-repeat": callback_during_acw_is_a_repeat(),
     "agent-states-in-one-second": agent_states_in_one_second(False),

@@ -280,10 +280,6 @@ class _Folder:
         self.status = "in_progress"
 
     # ---- which event comes next ------------------------------------------------------
-    def continues_wait(self, rec: dict[str, Any]) -> bool:
-        """A re-queue into the queue the contact waits in: it changes nothing, so it goes first among
-        close events (a ring-no-answer re-queue and the answer stamped in the same second)."""
-        return rec["type"] == "contact.queued" and self.queued_at is not None and rec["queue_id"] == self.queue
 
     def valid(self, rec: dict[str, Any]) -> bool:
         """Is ``rec`` a lifecycle step from the current state that needs no implicit move?
@@ -291,8 +287,9 @@ class _Folder:
         Decides the order of events closer in time than the skew tolerance (:func:`fold_contact`).
         """
         kind = rec["type"]
-        if kind == "contact.queued":
-            return self.queued_at is None and not self.handling()
+        if kind == "contact.queued":  # a re-queue into the queue it waits in continues the wait: no move
+            return (self.queued_at is None and not self.handling()) or (self.queued_at is not None
+                                                                        and rec["queue_id"] == self.queue)
         if kind in ("contact.answered", "contact.abandoned", "contact.flowed_out"):
             return self.queued_at is not None
         if kind in ("contact.transferred", "contact.ended"):
@@ -367,7 +364,8 @@ class _Folder:
                     if self.agent is not None:
                         self.agent_leg(t, t, 0)
                     self.legs += 1
-                    self.agent, self.leg_start = rec["to_agent_id"], t
+                    # A leg never starts before the one it follows (the desktop's clock may run behind).
+                    self.agent, self.leg_start = rec["to_agent_id"], max(t, self.leg_start or t)
                     self.leg_hold, self.leg_hold_count = 0, 0
                 else:
                     self.transfer_out(t)
@@ -525,9 +523,8 @@ def fold_contact(contact_id: str, events: Iterable[dict[str, Any]], sla: SlaLook
         pick = 0
         if end > 1:
             window = sorted(range(end), key=lambda i: _producer_key(pending[i]))
-            pick = next((i for i in window if folder.continues_wait(pending[i])),
-                        next((i for i in window if pending[i]["type"] not in _LATER and folder.valid(pending[i])),
-                             next((i for i in window if pending[i]["type"] in _LATER), 0)))
+            pick = next((i for i in window if pending[i]["type"] not in _LATER and folder.valid(pending[i])),
+                        next((i for i in window if pending[i]["type"] in _LATER), 0))
         folder.step(pending.pop(pick))
     if not folder.out.queued:
         # Events for a contact that never queued stay pending; once settled they are rejected.

@@ -294,8 +294,8 @@ def reference(lifecycles: dict[str, list[Step]]) -> dict[tuple[str, str], dict[s
                 out[("agent", agent)]["handled"] += 1
                 out[("agent", agent)]["handle_ms"] += leg
                 visit_handle += leg
-                if "to_agent_id" in f:
-                    agent, leg_from = f["to_agent_id"], at
+                if "to_agent_id" in f:  # a leg never starts before the one it follows (docs/metrics.md)
+                    agent, leg_from = f["to_agent_id"], max(at, leg_from)
                 else:  # to another queue: the visit is handled, without ACW
                     out[("queue", queue)]["handled"] += 1
                     out[("queue", queue)]["handle_ms"] += visit_handle
