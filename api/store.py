@@ -30,6 +30,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from api.totals import SeriesTotals
+from ccpulse.domain.intervals import split_bucket_key
 from ccpulse.domain.buckets import dominant_channel
 from ccpulse.domain.retention import sum_contributions
 from ccpulse.settings import Settings
@@ -76,11 +77,7 @@ def generation_covers(marker: dict[str, Any], dimension: str, entity: str, start
     return marker["from"] <= start < marker["to"]
 
 
-def _bucket_ident(ident: str) -> tuple[str, str, int]:
-    # The entity is the middle part, whatever it holds (an id may contain "|").
-    dimension, _, rest = ident.partition("|")
-    entity, _, start = rest.rpartition("|")
-    return dimension, entity, int(start)
+_bucket_ident = split_bucket_key  # the entity is the middle part, whatever it holds (an id may contain "|")
 
 
 class ReadModelStore:

@@ -50,7 +50,7 @@ import orjson
 from pydantic import ValidationError
 
 from ccpulse.domain.batch import PartitionFold, apply_fcr, merge_bucket_sets, merge_fcr
-from ccpulse.domain.intervals import BUCKET_SECONDS, iso, parse_time
+from ccpulse.domain.intervals import BUCKET_SECONDS, iso, parse_time, split_bucket_key
 from ccpulse.settings import Settings
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ class Scope:
     def covers(self, bucket_key: str) -> bool:
         from api.store import generation_covers
 
-        dimension, entity, start = bucket_key.split("|", 2)
+        dimension, entity, start = split_bucket_key(bucket_key)
         return generation_covers(self.marker(), dimension, entity, int(start))
 
     def contains(self, marker: dict[str, Any]) -> bool:
@@ -479,7 +479,7 @@ def generation_messages(generation: str, scope: Scope, buckets: dict[str, dict[s
 
     out = []
     for key in sorted(k for k in buckets if scope.covers(k)):
-        dimension, entity, start = key.split("|", 2)
+        dimension, entity, start = split_bucket_key(key)
         row = interval_row(dimension, entity, int(start), buckets[key])
         out.append((generation_row_key(generation, key).encode(), orjson.dumps(row)))
     marker = {"kind": "generation", "generation": generation, **scope.marker(), "rows": len(out), **details}

@@ -27,7 +27,7 @@ from faust.streams import _current_event
 from ccpulse.domain.agent import fold_agent
 from ccpulse.domain.calendar import BusinessClock
 from ccpulse.domain.buckets import apply_delta, dominant_channel, interval_figures, merge_buckets
-from ccpulse.domain.intervals import BUCKET_SECONDS, is_late, iso
+from ccpulse.domain.intervals import BUCKET_SECONDS, is_late, iso, split_bucket_key
 from ccpulse.domain.contact import add_event, diff_contributions, event_record, fold_contact
 from ccpulse.domain.entity import (SWEEP_INDEX, SWEEP_SECONDS, AgentRules, Change, ContactRules, check_event, judging_mark,
                                    numbered)
@@ -721,7 +721,7 @@ class IntervalProcessor(_Processor):
         self._schedule_of = DueSchedule(buckets)
 
     def publish(self, key: str, bucket: dict[str, Any]) -> None:
-        dimension, entity, start = key.split("|", 2)
+        dimension, entity, start = split_bucket_key(key)
         tops = bucket["tops"]
         self.readmodel.upsert(interval_row_key(key), "interval", {
             "dimension": dimension, "id": entity, "start": int(start),
@@ -813,7 +813,7 @@ class IntervalProcessor(_Processor):
 
     def final_row(self, key: str, bucket: dict[str, Any]) -> bytes:
         """The closed interval's figures for downstream warehouses (``cc.interval-stats``)."""
-        dimension, entity, start = key.split("|", 2)
+        dimension, entity, start = split_bucket_key(key)
         counters, max_wait = merge_buckets([bucket])
         channel = entity if dimension == "channel" else dominant_channel(counters)
         sla = self.settings.queue(entity, channel) if dimension == "queue" else self.settings.channels[channel or "voice"]

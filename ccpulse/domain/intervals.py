@@ -53,6 +53,14 @@ Granularity = Literal["15m", "1h", "1d", "1mo", "1y"]
 GRANULARITIES: tuple[str, ...] = ("15m", "1h", "1d", "1mo", "1y")
 
 
+def split_bucket_key(key: str) -> tuple[str, str, int]:
+    """(dimension, entity, start) of a bucket key ``dimension|entity|start``. The entity is whatever lies
+    between the first and the last ``|``: contract ids may contain ``|`` (an ACD's composite ids do)."""
+    dimension, _, rest = key.partition("|")
+    entity, _, start = rest.rpartition("|")
+    return dimension, entity, int(start)
+
+
 def bucket_start(t: float) -> float:
     """Start (epoch seconds) of the 15-minute bucket holding instant ``t``."""
     return float(int(t // BUCKET_SECONDS) * BUCKET_SECONDS)

@@ -44,3 +44,12 @@ def test_ho_chi_minh_day_starts_at_17_utc() -> None:
 def test_times_without_offset_are_refused() -> None:
     with pytest.raises(ValueError, match="no UTC offset"):
         parse_time("2026-03-02T09:00:00")
+
+
+def test_bucket_keys_of_ids_holding_a_pipe_split_back_into_their_parts() -> None:
+    # ACDs write composite ids such as "1712345678.42|2"; the worker, the API and recompute split keys alike.
+    from ccpulse.domain.contact import bucket_key
+    from ccpulse.domain.intervals import split_bucket_key
+
+    key = bucket_key("queue", "sales|eu", 1_772_442_000.0)
+    assert split_bucket_key(key) == ("queue", "sales|eu", 1_772_442_000)
