@@ -74,6 +74,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         # The latest record of each alert, for 30 days.
         TopicSpec(t.alerts, 1, {"cleanup.policy": "compact,delete", "retention.ms": str(30 * DAY_MS)}),
         TopicSpec(t.deadletter, 1, retained),
+        # Raw platform records the workers translate (docs/connectors.md), when configured.
+        *([TopicSpec(raw, settings.partitions, retained)] if (raw := settings.connectors.amazon_connect.raw_topic) else []),
     ]
 
 
