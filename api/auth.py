@@ -18,11 +18,12 @@ import hashlib
 import hmac
 import secrets
 import sys
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ccpulse.settings import ApiToken, Settings
+from pydantic import ValidationError
+
+from ccpulse.settings import ApiToken, ConfigError, Settings, describe_error, read_toml
 
 __all__ = ["ANONYMOUS", "Principal", "SCOPES", "TokenRegistry", "hash_token", "new_token"]
 
@@ -63,10 +64,26 @@ def new_token() -> str:
 
 
 def load_token_file(path: Path) -> list[ApiToken]:
-    """``[[tokens]]`` tables of a TOML file (the same fields as ``api_tokens`` in the settings)."""
-    with open(path, "rb") as fh:
-        data = tomllib.load(fh)
-    return [ApiToken.model_validate(entry) for entry in data.get("tokens", [])]
+    """``[[tokens]]`` tables of a TOML file (the same fields as ``api_tokens`` in the settings).
+
+    Strict: a key the file does not define (``groups`` for ``queue_groups``, ``queue`` for
+    ``queues``) is a :class:`ConfigError`, because ignoring it would hand out a token without
+    the limit its author meant to set."""
+    data = read_toml(path, "token file")
+    unknown = sorted(set(data) - {"tokens"})
+    if unknown:
+        raise ConfigError(f"unknown key {unknown[0]!r} in token file {str(path)!r}: the file holds [[tokens]] tables only")
+    entries = data.get("tokens", [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ConfigError(f"'tokens' in token file {str(path)!r} must be [[tokens]] tables")
+    tokens = []
+    for index, entry in enumerate(entries):
+        try:
+            tokens.append(ApiToken.model_validate(entry))
+        except ValidationError as exc:
+            raise ConfigError(describe_error(exc, f"token file {str(path)!r}").replace(
+                "key '", f"key 'tokens[{index}].", 1).replace("invalid '", f"invalid 'tokens[{index}].", 1)) from None
+    return tokens
 
 
 class TokenRegistry:

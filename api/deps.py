@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 from fastapi import Depends, HTTPException, Query, Request
@@ -22,10 +22,11 @@ from ccpulse.settings import Settings
 from schemas.api import ErrorResponse, IntervalRow
 
 __all__ = [
-    "AUTH_RESPONSES", "CSV_RESPONSE", "get_principal", "metrics_store", "raw_store", "require", "INTERVAL_FIELDS", "IntervalQuery", "MAX_RANGE_DAYS", "csv_response", "get_settings", "get_store",
+    "AUTH_RESPONSES", "CSV_RESPONSE", "bounded_body", "get_principal", "get_stream_principal", "metrics_store", "raw_store", "require", "INTERVAL_FIELDS", "IntervalQuery", "MAX_RANGE_DAYS", "csv_response", "get_settings", "get_store",
     "interval_answer", "interval_query", "queue_selection", "split_ids",
     "PROFILE_CSV_RESPONSE", "PROFILE_DEFAULT_DAYS", "ProfileQuery", "profile_answer", "profile_query",
-    "known_agent", "known_channel", "known_queue", "known_team",
+    "known_agent", "known_channel", "known_queue", "known_team", "MAX_QUERY_TIME", "MIN_QUERY_TIME", "parse_time",
+    "time_param",
 ]
 
 #: The longest range an interval query may ask for.
@@ -54,20 +55,62 @@ _query_token = APIKeyQuery(name="access_token", auto_error=False,
                            description="The API token as a query parameter, for EventSource and wallboard URLs.")
 
 
-def get_principal(
+def _authenticate(request: Request, presented: str | None, hint: str = "") -> Principal:
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        principal = request.app.state.tokens.lookup(presented)
+        if principal is None:
+            raise HTTPException(401, f"missing or invalid API token: send Authorization: Bearer <token>{hint}",
+                                headers={"WWW-Authenticate": "Bearer"})
+        request.state.principal = principal
+    return principal
+
+
+def get_principal(request: Request, bearer: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+    """The caller, from the bearer token; 401 when missing or unknown.
+
+    ``?access_token=`` is not read here: a token in a URL ends up in proxy logs, browser history
+    and Referer headers, so it is accepted only where a browser cannot send a header
+    (:func:`get_stream_principal`)."""
+    hint = ("; ?access_token= is accepted only by /api/v1/stream (EventSource cannot send headers)"
+            if bearer is None and "access_token" in request.query_params else "")
+    return _authenticate(request, bearer.credentials if bearer else None, hint)
+
+
+def get_stream_principal(
     request: Request,
     bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
     query_token: str | None = Depends(_query_token),
 ) -> Principal:
-    """The caller, from the bearer token (or ``access_token``); 401 when missing or unknown."""
-    principal = getattr(request.state, "principal", None)
-    if principal is None:
-        principal = request.app.state.tokens.lookup(bearer.credentials if bearer else query_token)
-        if principal is None:
-            raise HTTPException(401, "missing or invalid API token: send Authorization: Bearer <token>",
-                                headers={"WWW-Authenticate": "Bearer"})
-        request.state.principal = principal
-    return principal
+    """The caller of the SSE stream: the bearer token, or ``?access_token=`` (EventSource and the
+    wallboard on a TV cannot send headers)."""
+    return _authenticate(request, bearer.credentials if bearer else query_token)
+
+
+async def bounded_body(request: Request, limit: int) -> bytes:
+    """The request body, read while streaming and refused with 413 as soon as it passes ``limit``
+    bytes: a declared ``Content-Length`` over the limit is refused before a byte is read, and a
+    chunked body never has more than ``limit`` plus one chunk in memory (``request.body()`` would
+    buffer all of it first: a 300 MB post cost the API 526 MB of RSS)."""
+    too_large = HTTPException(413, f"body too large: at most {_size(limit)} per request")
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise HTTPException(400, "Content-Length is not a number")
+        if int(declared) > limit:
+            raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit // 1024} KiB"
 
 
 def require(principal: Principal, scope: str) -> Principal:
@@ -156,25 +199,56 @@ class IntervalQuery:
     format: str = "json"
 
 
+#: The times a query may name: years 1 to 9998. Both ends are bounded (a day inside, for time
+#: zones) because a rollup reaches the end of the last month or year asked for, and datetime
+#: stops at the end of 9999 ("year 10000 is out of range" was a 500).
+MIN_QUERY_TIME = datetime(1, 1, 2, tzinfo=timezone.utc)
+MAX_QUERY_TIME = datetime(9998, 12, 31, tzinfo=timezone.utc)
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})\Z")
+
+
+def time_param(name: str, default: str) -> Any:
+    """A ``start``/``end`` query parameter: RFC 3339 text with an offset (a number is refused, not
+    guessed to be epoch seconds or milliseconds)."""
+    return Query(None, description=f"RFC 3339 with an offset, e.g. 2026-03-02T09:00:00Z; {default}",
+                 json_schema_extra={"format": "date-time"})
+
+
+def parse_time(name: str, text: str | None) -> datetime | None:
+    """``text`` as an aware datetime within the query bounds; 422 naming ``name`` otherwise."""
+    if text is None:
+        return None
+    if not _RFC3339.match(text):
+        raise HTTPException(422, f"{name} needs a UTC offset: an RFC 3339 date-time, e.g. 2026-03-02T09:00:00Z "
+                                 "(numbers are not times)")
+    try:
+        value = datetime.fromisoformat(text.upper())
+    except ValueError as exc:
+        raise HTTPException(422, f"{name}: {exc}") from None
+    if not MIN_QUERY_TIME <= value <= MAX_QUERY_TIME:
+        raise HTTPException(422, f"{name} out of range: times lie between {MIN_QUERY_TIME:%Y-%m-%d} and "
+                                 f"{MAX_QUERY_TIME:%Y-%m-%d}")
+    return value
+
+
+def local_day_start(t: float, zone: Any) -> float:
+    return datetime.fromtimestamp(t, zone).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
 def interval_query(
     granularity: Literal["15m", "1h", "1d", "1mo", "1y"] = Query(
         "15m", description="15m (stored), 1h, 1d, 1mo or 1y (local hours, days, calendar months, years)"),
-    start: datetime | None = Query(None, description="RFC 3339; default: start of today (configured time zone)"),
-    end: datetime | None = Query(None, description="RFC 3339, exclusive; default: now"),
+    start: str | None = time_param("start", "default: start of the local day of `end` (of today without `end`)"),
+    end: str | None = time_param("end", "exclusive; default: now"),
     format: Literal["json", "csv"] = Query("json", description="json, or csv for report exports"),
     store: ReadModelStore = Depends(get_store),
 ) -> IntervalQuery:
     """Parse and check ``granularity``, ``start``, ``end`` and ``format`` (422 with a clear detail)."""
-    for name, value in (("start", start), ("end", end)):
-        if value is not None and value.tzinfo is None:
-            raise HTTPException(422, f"{name} needs a UTC offset, e.g. 2026-11-23T08:00:00Z")
+    start_at, end_at = parse_time("start", start), parse_time("end", end)
     now = store.event_now()
-    try:
-        end_t = end.timestamp() if end else now + 1
-        start_t = start.timestamp() if start else (
-            datetime.fromtimestamp(now, store.settings.zone).replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
-    except (OverflowError, ValueError, OSError) as exc:
-        raise HTTPException(422, f"time out of range: {exc}") from None
+    end_t = end_at.timestamp() if end_at else now + 1
+    # Without a start: the local day holding the end, so `end` alone names a day's intervals.
+    start_t = start_at.timestamp() if start_at else local_day_start(end_t - 1 if end_at else now, store.settings.zone)
     if end_t <= start_t:
         raise HTTPException(422, "end must be after start")
     if end_t - start_t > MAX_RANGE_DAYS * 86400:
@@ -200,20 +274,22 @@ def profile_query(
     request: Request,
     by: Literal["weekday", "hour"] = Query("weekday", description="weekday (mon … sun) or hour (00:00 … 23:00), "
                                                                   "in the configured time zone"),
-    start: datetime | None = Query(None, description="RFC 3339; default: start of the local day 7 days ago"),
-    end: datetime | None = Query(None, description="RFC 3339, exclusive; default: now"),
+    start: str | None = time_param("start", "default: start of the local day 7 days before `end` (or today)"),
+    end: str | None = time_param("end", "exclusive; default: now"),
     format: Literal["json", "csv"] | None = Query(None, description="json, or csv (also chosen by Accept: text/csv)"),
     store: ReadModelStore = Depends(get_store),
 ) -> ProfileQuery:
     """Parse and check ``by``, ``start``, ``end`` and ``format`` (422 with a clear detail)."""
     chosen = format or ("csv" if "text/csv" in request.headers.get("accept", "") else "json")
+    end_at = parse_time("end", end)
     if start is None:
-        now = store.event_now()
-        try:
-            today = datetime.fromtimestamp(now, store.settings.zone).replace(hour=0, minute=0, second=0, microsecond=0)
-            start = (today.replace(tzinfo=None) - timedelta(days=PROFILE_DEFAULT_DAYS)).replace(tzinfo=store.settings.zone)
-        except (OverflowError, ValueError, OSError) as exc:
-            raise HTTPException(422, f"time out of range: {exc}") from None
+        zone = store.settings.zone
+        base = end_at.timestamp() - 1 if end_at else store.event_now()
+        day = datetime.fromtimestamp(local_day_start(base, zone), zone)
+        floor = MIN_QUERY_TIME.replace(tzinfo=None) + timedelta(days=PROFILE_DEFAULT_DAYS + 1)
+        naive = day.replace(tzinfo=None)
+        begin = (naive - timedelta(days=PROFILE_DEFAULT_DAYS)).replace(tzinfo=zone) if naive > floor else MIN_QUERY_TIME
+        start = max(begin, MIN_QUERY_TIME).isoformat()
     q = interval_query("15m", start, end, "json", store)
     return ProfileQuery(by, q.start, q.end, chosen)
 

@@ -13,9 +13,10 @@ from fastapi.responses import JSONResponse
 
 from api.auth import TokenRegistry
 from api.deps import AUTH_RESPONSES
-from api.routes import (agents, alerts, callbacks, channels, contacts, events, health, metrics, queues, retention,
-                        stream, summary, surveys, teams, wallboard)
+from api.routes import (agents, alerts, callbacks, channels, connectors, contacts, events, health, metrics, queues,
+                        retention, stream, summary, surveys, teams, wallboard)
 from api.store import ReadModelStore
+from api.writes import ContactOwners
 from ccpulse.settings import Settings, get_settings
 
 log = logging.getLogger("ccpulse.api")
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, servers: str | None = None) -> 
     app.state.store = store
     app.state.tokens = tokens
     app.state.ingest = ingest
+    app.state.contact_owners = ContactOwners()  # contacts queued through this API (api/writes.py)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])
@@ -63,7 +65,7 @@ def create_app(settings: Settings | None = None, servers: str | None = None) -> 
         return JSONResponse({"detail": f"{where}: {first.get('msg')}"}, status_code=422)
 
     for module in (queues, agents, teams, channels, summary, surveys, contacts, alerts, metrics, stream, events,
-                   retention, callbacks):
+                   retention, callbacks, connectors):
         app.include_router(module.router, responses=AUTH_RESPONSES)
     for module in (health, wallboard):  # no data: open to probes and TVs
         app.include_router(module.router)

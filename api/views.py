@@ -19,7 +19,7 @@ from api.store import ReadModelStore
 log = logging.getLogger("ccpulse.api")
 
 __all__ = [
-    "SURVEY_FIELDS", "agent_view", "mask", "centre_live", "open_cases", "csv_text", "entity_profile", "entity_rows",
+    "SURVEY_FIELDS", "agent_view", "mask", "centre_live", "open_cases", "csv_cell", "csv_text", "entity_profile", "entity_rows",
     "entity_series", "interval_rows", "merged_series", "mixed_sla",
     "queue_views", "recent_contacts", "select_queues", "series_rows", "staffing_view", "summary_view", "survey_rows", "team_agents",
     "window_row",
@@ -94,7 +94,7 @@ def entity_series(store: ReadModelStore, dimension: str, entity: str) -> tuple[S
     """The 15-minute series of a queue, agent, team, channel or the centre, and the SLA settings
     its figures use."""
     if dimension == "centre":
-        return (merged_series(s for (d, _), s in store.intervals.items() if d == "queue"), mixed_sla(store.settings))
+        return (store.centre_series(), mixed_sla(store.settings))
     if dimension == "queue":
         series: Series = store.intervals.get(("queue", entity), {})
         sla = queue_sla(store, entity)
@@ -268,7 +268,7 @@ def survey_rows(store: ReadModelStore, queue_id: str | None, agent_id: str | Non
     elif agent_id is not None:
         series = store.intervals.get(("agent", agent_id), {})
     else:
-        series = merged_series(s for (dimension, _), s in store.intervals.items() if dimension == "queue")
+        series = store.centre_series()
     rows = series_rows(series, mixed_sla(store.settings), granularity, store.settings.zone, start, end)
     keep = ("interval_start", "interval_end", "granularity", *SURVEY_FIELDS)
     return [{k: row[k] for k in keep} for row in rows]
@@ -292,7 +292,15 @@ def recent_contacts(store: ReadModelStore, *, queue_id: str | None = None, agent
                     max_csat: int | None = None, limit: int = 50,
                     customer_ids: bool = False) -> tuple[list[dict[str, Any]], int]:
     """The newest contacts (by ``updated_at``, then id) matching every filter given; (rows, matches).
-    Customer ids are masked unless ``customer_ids``."""
+    Customer ids are masked unless ``customer_ids``; for a queue-limited store, so are the ids of
+    agents it cannot see (one re-staffed to another client since), and filtering by one finds nothing."""
+    visible = getattr(store, "agent_visible", None)
+
+    def shown_agent(agent: str | None) -> str | None:
+        return agent if agent is None or visible is None or visible(agent) else mask(agent)
+
+    if agent_id is not None and visible is not None and not visible(agent_id):
+        return [], 0
     rows = [
         row for row in store.recent.values()
         if (queue_id is None or row.get("queue_id") == queue_id)
@@ -310,7 +318,7 @@ def recent_contacts(store: ReadModelStore, *, queue_id: str | None = None, agent
             "customer_id": row.get("customer_id") if customer_ids else mask(row.get("customer_id")),
             "channel": row.get("channel") or "voice",
             "queue_id": row.get("queue_id"),
-            "agent_id": row.get("agent_id"),
+            "agent_id": shown_agent(row.get("agent_id")),
             "queued_at": _iso_or_none(row.get("queued_at")),
             "wait_seconds": row.get("wait_seconds"),
             "breached": bool(row.get("breached")),
@@ -341,11 +349,26 @@ def agent_view(row: dict[str, Any], now: float) -> dict[str, Any]:
 
 
 # ---- exports -------------------------------------------------------------------------------------
+#: What a spreadsheet reads as the start of a formula (OWASP "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet shows as text: a text starting like a formula gets a leading
+    ``'`` (OWASP). Numbers stay numbers (a negative MRR growth is -0.05, not text); null is empty."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def csv_text(id_column: str, entity_id: str | None, fields: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
-    """CSV of interval rows: a header (``id_column`` then ``fields``), one line per row; null is empty."""
+    """CSV of interval rows: a header (``id_column`` then ``fields``), one line per row; null is empty.
+    Every text cell goes through :func:`csv_cell`."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([id_column, *fields])
+    writer.writerow([csv_cell(id_column), *map(csv_cell, fields)])
     for row in rows:
-        writer.writerow([entity_id or "", *("" if row[f] is None else row[f] for f in fields)])
+        writer.writerow([csv_cell(entity_id or ""), *(csv_cell(row[f]) for f in fields)])
     return out.getvalue()

@@ -13,16 +13,16 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
 
 from ccpulse.broker import BrokerUnavailable, EmbeddedBroker, free_port, wait_for_port
 from ccpulse.kafka import KafkaUnreachable, ensure_topics
-from ccpulse.settings import Settings, get_settings
+from ccpulse.settings import ConfigError, Settings, get_settings
 
 if TYPE_CHECKING:
     from ccpulse.kafka_broker import KafkaBroker
@@ -118,8 +118,9 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
 
     from api.main import create_app
 
+    app = create_app(settings)  # a bad token file fails here, before Kafka is asked anything
     asyncio.run(ensure_topics(settings))
-    uvicorn.run(create_app(settings), host=args.host or settings.api_host, port=args.port or settings.api_port,
+    uvicorn.run(app, host=args.host or settings.api_host, port=args.port or settings.api_port,
                 log_level="warning", timeout_graceful_shutdown=5)
     return 0
 
@@ -132,6 +133,9 @@ def _demo_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--real-world", action="store_true",
                         help="the simulator writes what real platforms write: whole seconds, skew, disorder, duplicates, "
                              "weekend email, late QA, callbacks, re-queues, bot and agent transfers (simulate --help)")
+    parser.add_argument("--source", default=None, metavar="asterisk:PATH",
+                        help="feed the demo from a connector instead of the simulator, e.g. "
+                             "asterisk:/var/log/asterisk/queue_log (followed from its start)")
 
 
 def _stop_on_signals() -> None:
@@ -148,6 +152,16 @@ def _stop_on_signals() -> None:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     """Embedded broker (unless CCPULSE_BOOTSTRAP_SERVERS is set), worker, API and simulator."""
     _stop_on_signals()
+    source: list[str] | None = None
+    if args.source is not None:
+        platform, _, path = args.source.partition(":")
+        if platform != "asterisk" or not path:
+            return _fail(f"--source {args.source!r}: use asterisk:PATH (the path of a queue_log)")
+        if not Path(path).is_file():
+            return _fail(f"--source: no such file: {path}")
+        # A fresh position each run: the embedded broker starts empty, so the whole file is read again.
+        state = Path(tempfile.mkdtemp(prefix="ccpulse-demo-")) / "asterisk-position.json"
+        source = ["connect", "asterisk", "--queue-log", path, "--follow", "--from-start", "--state-file", str(state)]
     broker: EmbeddedBroker | None = None
     env = dict(os.environ)
     if settings.bootstrap_servers is None:
@@ -169,7 +183,9 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         me = [sys.executable, "-m", "ccpulse"]
         children.append(("worker", subprocess.Popen([*me, "worker"], env=env)))
         children.append(("api", subprocess.Popen([*me, "api"], env=env)))
-        if not args.no_simulate:
+        if source is not None:
+            children.append(("connector", subprocess.Popen([*me, *source], env=env)))
+        elif not args.no_simulate:
             sim = [*me, "simulate", "--speed", str(args.speed)] + (["--seed", str(args.seed)] if args.seed is not None else [])
             sim += ["--real-world"] if args.real_world else []
             children.append(("simulator", subprocess.Popen(sim, env=env)))
@@ -214,6 +230,8 @@ COMMANDS: dict[str, tuple[str, str | None, str | None, str]] = {
     "api": ("run the read API, wallboard and /metrics", None, "_api_args", "_api"),
     "simulate": ("produce a realistic multichannel event stream", "ccpulse.simulate", "add_arguments", "run"),
     "replay": ("send a JSONL file of events to Kafka in file order", "ccpulse.replay", "add_arguments", "run"),
+    "connect": ("read a platform's own records (Asterisk queue_log, Amazon Connect) and produce contract events",
+                "ccpulse.connectors.cli", "add_arguments", "run"),
     "recompute": ("re-derive past intervals from the retained events with new settings", "ccpulse.recompute", "add_arguments", "run"),
     "report": ("write a report file (satisfaction, retention, team) for a month or year from the read API",
                "ccpulse.reports.cli", "add_arguments", "run"),
@@ -251,12 +269,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(chosen if chosen in COMMANDS else None).parse_args(argv)
     try:
         settings = get_settings()
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        return _fail(f"invalid setting {'.'.join(map(str, first['loc']))}: {first['msg']} (check CCPULSE_* variables and CCPULSE_CONFIG_FILE)")
+    except ConfigError as exc:
+        return _fail(str(exc))
     try:
         return args.run(args, settings)
-    except KafkaUnreachable as exc:
+    except (KafkaUnreachable, ConfigError) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return 130

@@ -73,7 +73,7 @@ __all__ = [
 
 PROGRESS_SECONDS = 2.0
 #: Dimensions of the stored buckets (teams and the centre are sums of them).
-DIMENSIONS: tuple[str, ...] = ("queue", "channel", "agent")
+DIMENSIONS: tuple[str, ...] = ("queue", "channel", "agent", "agentq")
 BATCH_RECORDS = 50_000
 #: Empty fetches (1 s each) after which a partition short of its end offset counts as read.
 STALL_ROUNDS = 10
@@ -117,7 +117,8 @@ def load_settings(path: Path | None, current: Settings) -> Settings:
 def settings_hash(settings: Settings) -> str:
     """A short hash of everything that defines the figures (not of connections or tokens)."""
     definition = settings.model_dump(mode="json", include={
-        "timezone", "lateness_seconds", "contact_retention_seconds", "fcr_window_seconds", "channels", "queues"})
+        "timezone", "lateness_seconds", "contact_retention_seconds", "contact_summary_days", "open_contact_expiry_days",
+        "fcr_window_seconds", "channels", "queues"})
     return hashlib.sha256(orjson.dumps(definition, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
@@ -203,11 +204,18 @@ class _PartitionMerger:
     records interleaved by record time (the order the worker's consumer receives them in)."""
 
     def __init__(self, settings: Settings, topics: Any, partition: int) -> None:
-        self.fold = PartitionFold(settings)
+        self.fold = PartitionFold(settings, read_to_end=self._read_to_end)
         self.contact_topic, self.survey_topic, self.agent_topic = topics.contact_events, topics.survey_events, topics.agent_events
         self.sources = {t: f"{t}:{partition}" for t in (self.contact_topic, self.survey_topic, self.agent_topic)}
         self.buffers: dict[str, deque[Any]] = {t: deque() for t in self.sources}
         self.finished: set[str] = set()  # topics read to their end offset
+        # The contact side's judging watermark looks at both of its sources, as the worker's does.
+        self.fold.contact_sources.update((self.sources[self.contact_topic], self.sources[self.survey_topic]))
+
+    def _read_to_end(self, src: str) -> bool:
+        """Has every record of ``src`` been fed to the fold (what the worker asks the broker)?"""
+        topic = src.rpartition(":")[0]
+        return topic in self.finished and not self.buffers[topic]
 
     def push(self, topic: str, records: Sequence[Any]) -> None:
         self.buffers[topic].extend(records)

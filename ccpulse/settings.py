@@ -9,19 +9,20 @@ variables, e.g. ``CCPULSE_TOPICS__CONTACT_EVENTS=acme.contacts``.
 from __future__ import annotations
 
 import os
+import tomllib
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from ccpulse.domain.calendar import BusinessClock, Calendar
 
-__all__ = ["ApiToken", "BusinessHours", "QueueSettings", "RetentionSettings", "Settings", "SlClock", "SlFormula", "Topics",
-           "get_settings"]
+__all__ = ["AmazonConnectSettings", "ApiToken", "AsteriskSettings", "BusinessHours", "ConfigError", "ConnectorSettings", "QueueSettings",
+           "RetentionSettings", "Settings", "SlClock", "SlFormula", "Topics", "describe_error", "get_settings", "load_settings", "read_toml"]
 
 #: The service-level formulas a queue can choose (see docs/metrics.md).
 SlFormula = Literal[
@@ -46,7 +47,7 @@ class BusinessHours(BaseModel):
     ``24:00`` ends a span at midnight; a missing day is closed); ``holidays`` are closed dates.
     """
 
-    model_config = {"frozen": True}
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     hours: dict[str, list[str]] = Field(default_factory=_default_hours,
                                         description="Weekday -> opening spans, e.g. {mon = [\"08:00-12:00\", \"13:00-17:00\"]}.")
@@ -69,6 +70,8 @@ def _calendar(hours: tuple[tuple[str, tuple[str, ...]], ...], holidays: tuple[da
 
 class QueueSettings(BaseModel):
     """SLA settings of one queue (or the default of one channel)."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelled key is an error, never silently ignored
 
     sl_threshold_seconds: float = Field(gt=0, description="Answer within this many seconds to meet the service level.")
     sl_target: float = Field(default=0.80, ge=0, le=1, description="Service-level target, a ratio.")
@@ -98,6 +101,8 @@ class QueueSettings(BaseModel):
 class ApiToken(BaseModel):
     """One API token: its SHA-256 (never the token itself), scopes and optional queue limit."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelled key is an error, never silently ignored
+
     name: str = Field(min_length=1, description="Who holds the token (shown in logs), e.g. \"acme-wallboard\".")
     sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$", description="Hex SHA-256 of the token (`ccpulse token create`).")
     scopes: list[Literal["read", "metrics", "ingest", "customer_ids"]] = Field(
@@ -108,6 +113,8 @@ class ApiToken(BaseModel):
 
 class RetentionSettings(BaseModel):
     """How customer retention is measured (docs/metrics.md, "Customer retention")."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelled key is an error, never silently ignored
 
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$", description="The one currency of every amount "
                           "(ISO 4217). Events in another currency need an explicit exchange_rate, else they are "
@@ -126,6 +133,8 @@ class RetentionSettings(BaseModel):
 class Topics(BaseModel):
     """Kafka topic names. Defaults follow the event contract."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelled key is an error, never silently ignored
+
     contact_events: str = "cc.contact-events"
     agent_events: str = "cc.agent-events"
     survey_events: str = "cc.survey-events"
@@ -138,12 +147,60 @@ class Topics(BaseModel):
     alerts: str = "cc.alerts"
 
 
+class AsteriskSettings(BaseModel):
+    """How the Asterisk queue_log connector names things (docs/connectors.md)."""
+
+    wrapup_seconds: dict[str, float] = Field(default_factory=dict, description="Queue -> its wrapuptime "
+                                             "(queues.conf): contact.wrapped_up comes this long after the call ends.")
+    default_wrapup_seconds: float = Field(default=0, ge=0, description="Wrap-up of queues not in wrapup_seconds.")
+    channels: dict[str, Literal["voice", "chat", "email"]] = Field(
+        default_factory=dict, description="Queue -> channel; a queue_log has no channel, so voice by default.")
+    agents: dict[str, str] = Field(default_factory=dict, description="Queue member (interface or member name) -> "
+                                   "agent id; unmapped members keep their queue_log name.")
+    queue_ids: dict[str, str] = Field(default_factory=dict, description="Queue name -> ccpulse queue id (default: the name).")
+    queue_extensions: dict[str, str] = Field(default_factory=dict, description="Dialled extension -> queue name, so a "
+                                             "TRANSFER to it becomes a transfer to that queue.")
+    exit_key_reasons: dict[str, Literal["callback", "voicemail", "overflow"]] = Field(
+        default_factory=dict, description="EXITWITHKEY key -> flow-out reason (default overflow).")
+
+
+class AmazonConnectSettings(BaseModel):
+    """The Amazon Connect connector (docs/connectors.md)."""
+
+    raw_topic: str | None = Field(default=None, description="A topic of raw contact events and agent event stream "
+                                  "records (e.g. filled by a Kinesis source connector); set it and the workers translate it.")
+    queue_ids: dict[str, str] = Field(default_factory=dict, description="Queue ARN or queue id -> ccpulse queue id "
+                                      "(default: the id at the end of the ARN).")
+    agent_ids: dict[str, str] = Field(default_factory=dict, description="Agent ARN or agent id -> ccpulse agent id "
+                                      "(default: the id at the end of the ARN).")
+
+
+class ConnectorSettings(BaseModel):
+    """Settings of the platform connectors (``ccpulse connect``, the connector endpoints)."""
+
+    asterisk: AsteriskSettings = Field(default_factory=AsteriskSettings)
+    amazon_connect: AmazonConnectSettings = Field(default_factory=AmazonConnectSettings)
+    twilio_auth_token: str | None = Field(default=None, description="Auth token of the Twilio account: "
+                                          "X-Twilio-Signature is checked with it. Unset: the TaskRouter endpoint answers 503.")
+    twilio_activities: dict[str, Literal["available", "away", "offline"]] = Field(
+        default_factory=dict, description="TaskRouter activity name -> agent state (default: Available -> available, "
+        "Offline -> offline, any other -> away with the activity as reason).")
+    twilio_public_url: str | None = Field(default=None, description="The URL Twilio calls (the workspace's "
+                                          "EventCallbackUrl) when ccpulse sits behind a proxy that changes it.")
+
+
 def _channel_defaults() -> dict[str, QueueSettings]:
     return {
         "voice": QueueSettings(sl_threshold_seconds=20),
         "chat": QueueSettings(sl_threshold_seconds=60),
         "email": QueueSettings(sl_threshold_seconds=4 * 3600),
     }
+
+
+def _open_expiry_defaults() -> dict[str, float]:
+    # A call or chat open a whole day is a lost end event; an email can wait in a queue over a long weekend
+    # and a holiday and still be answered.
+    return {"voice": 1.0, "chat": 1.0, "email": 30.0}
 
 
 class Settings(BaseSettings):
@@ -182,8 +239,14 @@ class Settings(BaseSettings):
         "contact's lifecycle, not by their timestamps: whole-second ACD logs and sources whose clocks disagree "
         "by a few hundred milliseconds (docs/events.md, \"Ordering\").")
     contact_retention_seconds: float = Field(
-        default=24 * 3600, ge=0, description="How long a finished contact is kept for late surveys and QA."
-    )
+        default=24 * 3600, ge=0, description="How long a finished contact keeps all its events after its last one "
+        "(then only a summary is kept: contact_summary_days).")
+    contact_summary_days: float = Field(
+        default=90, gt=0, description="How long a finished contact's summary (queue, channel, last agent, customer) "
+        "is kept after its last event, so surveys and QA scored days later count for the right queue and agent.")
+    open_contact_expiry_days: dict[str, float] = Field(
+        default_factory=_open_expiry_defaults, description="Per channel: days after its last event at which a contact "
+        "still waiting, being handled or in ACW is closed as expired (counted, dead-lettered as expired_open).")
     fcr_window_seconds: float = Field(default=24 * 3600, gt=0, description="A repeat contact within this window after a handled contact makes it not first-contact-resolved.")
     retention_days: float = Field(default=8, gt=0, description="How long 15-minute intervals are kept.")
     publish_interval_seconds: float = Field(default=0.25, gt=0, description="Read-model rows are coalesced this long.")
@@ -204,6 +267,10 @@ class Settings(BaseSettings):
     rating_callback_secret: str | None = Field(
         default=None, description="HMAC-SHA256 key of POST /api/v1/callbacks/rating (X-Ccpulse-Signature); "
         "unset: the endpoint answers 503.")
+    rating_callback_queues: list[str] | None = Field(
+        default=None, description="Limit the rating callback to contacts of these queues, as a queue-limited "
+        "ingest token is (a relay shared by one client only); unset: any contact.")
+    connectors: ConnectorSettings = Field(default_factory=ConnectorSettings, description="Platform connectors.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("timezone")
@@ -227,6 +294,14 @@ class Settings(BaseSettings):
         """The store URL in Faust's terms: its ``rocksdb://`` store runs on rocksdict when installed."""
         scheme, _, rest = self.store.partition("://")
         return f"rocksdb://{rest}" if scheme == "rocksdict" else self.store
+
+    @field_validator("open_contact_expiry_days")
+    @classmethod
+    def _positive_expiry(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = sorted(channel for channel, days in value.items() if not days > 0)
+        if bad:
+            raise ValueError(f"open_contact_expiry_days must be above 0 days (channels {', '.join(bad)})")
+        return {**_open_expiry_defaults(), **value}
 
     @field_validator("channels")
     @classmethod
@@ -272,7 +347,46 @@ class Settings(BaseSettings):
         return BusinessClock(sla.business_hours.calendar(), self.timezone)
 
 
+class ConfigError(ValueError):
+    """A configuration problem as one line that names the file, the key and the fix; the CLI prints
+    it as ``ccpulse: …`` and exits 2 (a traceback would bury the one thing the operator must change)."""
+
+
+def describe_error(exc: ValidationError, source: str) -> str:
+    """The first problem of ``exc`` as one line naming the key and ``source`` (a file or the variables)."""
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        return f"unknown key {where!r} in {source}: remove it or fix its spelling"
+    return f"invalid {where!r} in {source}: {first['msg']}"
+
+
+def read_toml(path: Path | str, what: str) -> dict:
+    """A TOML file's tables, or :class:`ConfigError` naming the file when it is missing or not TOML."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {str(path)!r} does not exist: create it or fix the path") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {str(path)!r}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{what} {str(path)!r} is not valid TOML: {exc}") from None
+
+
+def load_settings() -> Settings:
+    """Settings from the environment and ``CCPULSE_CONFIG_FILE``, or :class:`ConfigError`."""
+    config_file = os.environ.get("CCPULSE_CONFIG_FILE")
+    if config_file:
+        read_toml(config_file, "CCPULSE_CONFIG_FILE")  # missing or bad TOML: one line, not a traceback
+    source = f"CCPULSE_CONFIG_FILE {config_file!r} or the CCPULSE_* variables" if config_file else "the CCPULSE_* variables"
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(describe_error(exc, source)) from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (read once)."""
-    return Settings()
+    """The process-wide settings (read once); :class:`ConfigError` when they are wrong."""
+    return load_settings()

@@ -49,6 +49,7 @@ __all__ = [
     "SurveyResponded",
     "DEFAULT_SURVEY_SCALES",
     "EVENT_TYPES",
+    "ID_PATTERN",
     "TOPIC_OF_TYPE",
     "decode_event",
     "entity_key",
@@ -63,7 +64,10 @@ SurveyKind = Literal["csat", "nps", "ces"]
 #: explicitly with ``scale_min``/``scale_max`` and are normalised, never mixed.
 DEFAULT_SURVEY_SCALES: dict[str, tuple[int, int]] = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
 
-Id = Annotated[str, Field(min_length=1, max_length=128)]
+#: No control characters (C0, DEL, C1) in ids: ids end up in CSV exports, logs, Kafka keys and
+#: wallboards, where NUL, newlines or escape sequences corrupt or forge what a reader sees.
+ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]+$"
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=ID_PATTERN)]
 OptionalText = Annotated[str | None, Field(default=None, max_length=1024)]
 #: An ISO 4217 currency code (``EUR``, ``VND``). Amounts in another currency than the deployment's
 #: are converted only with an explicit ``exchange_rate``, never summed as they are.
@@ -355,6 +359,9 @@ _REASON_OF_ERROR = {
 def _describe(error: ValidationError) -> tuple[str, str]:
     first = error.errors(include_url=False)[0]
     reason = _REASON_OF_ERROR.get(first["type"], "schema_violation")
+    if first["type"] == "string_pattern_mismatch" and (first.get("ctx") or {}).get("pattern") == ID_PATTERN:
+        reason = "invalid_id"
+        first = {**first, "msg": "ids may not contain control characters (U+0000–U+001F, U+007F–U+009F)"}
     where = ".".join(str(p) for p in first["loc"][1:] or first["loc"]) or "event"
     count = error.error_count()
     more = f" (and {count - 1} more problem{'s' if count > 2 else ''})" if count > 1 else ""

@@ -24,17 +24,19 @@ import faust
 import orjson
 from faust.streams import _current_event
 
-from ccpulse.domain.agent import agent_record, fold_agent, prune_agent, time_in_state_delta
+from ccpulse.domain.agent import fold_agent
 from ccpulse.domain.calendar import BusinessClock
 from ccpulse.domain.buckets import apply_delta, dominant_channel, interval_figures, merge_buckets
 from ccpulse.domain.intervals import BUCKET_SECONDS, is_late, iso
 from ccpulse.domain.contact import add_event, diff_contributions, event_record, fold_contact
+from ccpulse.domain.entity import (SWEEP_INDEX, SWEEP_SECONDS, AgentRules, Change, ContactRules, check_event, judging_mark,
+                                   numbered)
 from ccpulse.domain.customer import customer_contributions, prune_customer
 from ccpulse.domain.retention import accept_customer_event, fact_record
 from ccpulse.domain.retention import retention_contributions
 from ccpulse.settings import Settings
 from schemas.deadletter import deadletter_record
-from schemas.events import CUSTOMER_EVENT_TYPES, AgentStateChanged, Event, EventRejected, decode_event
+from schemas.events import AgentStateChanged, Event, EventRejected
 from streams.stats import WorkerStats
 from streams.schedule import DueSchedule
 from streams.readmodel import (ReadModelPublisher, agent_row_key, contact_row_key, interval_row_key, recent_row_key,
@@ -140,16 +142,21 @@ def _first_rejection(state: dict[str, Any], src: str, offset: int) -> bool:
     return True
 
 
+def _sweep_key(partition: int) -> str:
+    """The watermarks table's key for the record of a contact partition's last sweep that sent something."""
+    return f"sweep#{partition}"
+
+
 def handled_key(src: str) -> str:
     """The watermarks table's key for the last offset of ``src`` handled (next to ``src``'s watermark)."""
     return f"{src}#handled"
 
 
-def delta_messages(delta: dict[str, dict[str, Any]], src: str, offset: int) -> list[tuple[str, bytes]]:
-    """One event's bucket deltas as (bucket key, entry) pairs, numbered ``(offset, index)`` per source so
-    the interval side can drop redeliveries."""
-    return [(bucket, orjson.dumps({"d": change, "s": src, "o": offset, "i": index}))
-            for index, (bucket, change) in enumerate(sorted(delta.items()))]
+def delta_messages(delta: Mapping[str, Mapping[str, Any]], src: str, offset: int, base: int = 0) -> list[tuple[str, bytes]]:
+    """One step's bucket deltas as (bucket key, entry) pairs, numbered ``(offset, base + index)`` per source
+    (``ccpulse.domain.entity.numbered``) so the interval side can drop redeliveries."""
+    return [(bucket, orjson.dumps({"d": change, "s": src, "o": o, "i": i}))
+            for bucket, change, (o, i) in numbered(delta, offset, base)]
 
 
 def facts_message(entries: Sequence[bytes]) -> bytes:
@@ -212,34 +219,29 @@ class _Processor:
         self.outbox.append(await self.deadletter.send(key=key, value=record))
 
     async def accept(self, ev: faust.EventT, mark: float, *, agent_topic: bool, again: bool = False) -> Event | None:
-        """Decode an input message and check its topic and lateness; rejects (and returns None) otherwise.
+        """Decode an input message and check its topic and lateness; rejects (and returns None) otherwise."""
+        event, reason = await self.check(ev, mark, agent_topic=agent_topic, again=again)
+        return event if reason is None else None
+
+    async def check(self, ev: faust.EventT, mark: float, *, agent_topic: bool,
+                    again: bool = False) -> tuple[Event | None, str | None]:
+        """The core's input check (``ccpulse.domain.entity.check_event``) of one message: (event, None) when
+        accepted; else it is dead-lettered and (the event when it could be decoded, the reason) returned.
 
         ``again``: the message was handled before (see :meth:`handled_before`). It is not rejected a
         second time, and not judged late: the watermark has moved on since, and the entity's state
         may hold it (the caller drops it if not).
         """
         msg = ev.message
+        event, reason, message = check_event(msg.value, float("-inf") if again else mark, self.settings.lateness_seconds,
+                                             agent_topic)
+        self.stats.observe(msg.topic, None if event is None else event.at)
+        if reason is None:
+            return event, None
         reject = self._silent if again else self.reject
-        try:
-            event = decode_event(msg.value)
-        except EventRejected as exc:
-            self.stats.observe(msg.topic, None)
-            await reject(ev, exc.reason, exc.message)
-            return None
-        self.stats.observe(msg.topic, event.at)
-        if event.type in CUSTOMER_EVENT_TYPES:
-            await reject(ev, "wrong_topic", f"{event.type} belongs on the customer-events topic", event.event_id)
-            return None
-        if isinstance(event, AgentStateChanged) != agent_topic:
-            where = "the contact or survey topic" if agent_topic else "the agent-events topic"
-            await reject(ev, "wrong_topic", f"{event.type} belongs on {where}", event.event_id)
-            return None
-        lateness = self.settings.lateness_seconds
-        if not again and is_late(event.at, mark, lateness):
-            await self.reject(ev, "late", f"event time is {mark - event.at:.0f} s behind the watermark; "
-                              f"the lateness bound is {lateness:.0f} s", event.event_id)
-            return None
-        return event
+        event_id = None if event is None else event.event_id
+        await reject(ev, reason, message, event_id)
+        return event, reason
 
     @staticmethod
     async def _silent(event: faust.EventT, reason: str, message: str, event_id: str | None = None) -> None:
@@ -329,6 +331,8 @@ class ContactProcessor(_Processor):
         self._schedule_of = DueSchedule(contacts)
         self.owner = uuid.uuid4().hex[:12]  # marks the ``out`` messages this process sent itself
         self._sends: list[list[Any]] = []  # this batch's messages, in processing order
+        self._sweeps: dict[int, dict[str, Any] | None] = {}  # partition -> its last sweep's record, read this batch
+        self.rules = ContactRules(settings, self.sla)
 
     def sla(self, queue_id: str, channel: str) -> tuple[float, float, BusinessClock | None]:
         q = self.settings.queue(queue_id, channel)
@@ -339,12 +343,18 @@ class ContactProcessor(_Processor):
         writer: dict[str, faust.EventT] = {}
         marks: dict[str, float] = {}
         self._sends = []
+        self._sweeps = {}
         await self.handle_each(events, states, writer, marks)
         await self.settle_outbox()
         _write_states(self.contacts, states, writer)
         for cid, state in states.items():
             self._schedule(cid, state)
         self.write_progress(events, marks)
+        await self.send_stored()
+        await self.sweep(events)
+
+    async def send_stored(self) -> None:
+        """Send the messages the states just written hold (``_sends``), once those writes are durable."""
         await changelog_flush()  # the states holding the messages are durable: now send them
         sends, self._sends = self._sends, []
         for _src, _off, kind, key, value, _owner in sends:
@@ -354,7 +364,6 @@ class ContactProcessor(_Processor):
                 self.outbox.append(await self.customer_facts.send(key=key.encode(), value=value.encode()))
         await self.send_queued_deltas(self.facts)
         await self.settle_outbox()
-        await self.sweep(events)
 
     def _load(self, cid: str, partition: int) -> dict[str, Any]:
         """A contact's stored state, without the messages this process already sent (kept: those a
@@ -368,6 +377,37 @@ class ContactProcessor(_Processor):
         state["out"].append(message)
         self._sends.append(message)
 
+    def _resend(self, cid: str, state: dict[str, Any], src: str, offset: int) -> bool:
+        """Queue again what ``state`` stored for the message ``src``/``offset`` and a crashed predecessor
+        may not have sent (the interval side drops what it has), from now on as this process's own."""
+        again = [m for m in state["out"] if m[0] == src and m[1] == offset and m[5] != self.owner]
+        if not again:
+            return False
+        state["out"] = [m for m in state["out"] if m not in again]
+        for message in again:
+            self._queue(state, [*message[:5], self.owner])
+        return True
+
+    def _resend_swept(self, ev: faust.EventT, states: dict[str, dict[str, Any]], writer: dict[str, faust.EventT]) -> None:
+        """``ev`` is read again: if the last sweep of its partition numbered its messages after it, send
+        those again too (the sweep wrote them into the contacts it changed; a crash may have come
+        before they were sent)."""
+        msg = ev.message
+        partition = msg.partition
+        if partition not in self._sweeps:
+            self._sweeps[partition] = self.watermarks.get(_sweep_key(partition))
+        swept = self._sweeps[partition]
+        src = _source(ev)
+        if not swept or swept["src"] != src or swept["off"] != msg.offset:
+            return
+        for cid in swept["cids"]:
+            state = states.get(cid) or (self._load(cid, partition) if self.contacts.get(cid) is not None else None)
+            if state is None:
+                continue
+            state = {**state, "out": list(state.get("out", ()))}
+            if self._resend(cid, state, src, msg.offset):
+                states[cid], writer[cid] = state, ev
+
     async def handle(self, ev: faust.EventT, states: dict[str, dict[str, Any]], writer: dict[str, faust.EventT],
                      marks: dict[str, float]) -> None:
         msg = ev.message
@@ -375,128 +415,138 @@ class ContactProcessor(_Processor):
         self._position[src] = msg.offset
         mark = marks.get(src, self.watermarks.get(src, 0.0))
         again = self.handled_before(ev)
-        event = await self.accept(ev, mark, agent_topic=False, again=again)
-        if event is None:
+        event, reason = await self.check(ev, mark, agent_topic=False, again=again)
+        if event is None or isinstance(event, AgentStateChanged) or reason not in (None, "late"):
             return
-        assert not isinstance(event, AgentStateChanged)
         cid = event.contact_id
         state = dict(states.get(cid) or self._load(cid, msg.partition))
-        state["events"] = list(state["events"])
         state["out"] = list(state.get("out", ()))
-        status = add_event(state["events"], event_record(event, msg.value, src, msg.offset))
-        if again and status == "applied" and is_late(event.at, mark, self.settings.lateness_seconds):
-            return  # handled long ago: its contact has settled or expired since
-        if status == "duplicate":
+        if again:
+            # Handled before: re-send what its handling stored (its own step, or a late step's closing),
+            # in this event's place in the order; then the sweep's that came after it.
+            if self._resend(cid, state, src, msg.offset):
+                states[cid], writer[cid] = state, ev
+            self._resend_swept(ev, states, writer)
+            if any(r["id"] == event.event_id for r in state["events"]) or is_late(event.at, mark, self.settings.lateness_seconds):
+                return  # in the state already, or handled long ago (its contact has settled or expired since)
+        rec = event_record(event, msg.value, src, msg.offset)
+        if reason == "late":  # dead-lettered; an open contact it would have moved on is closed (ContactRules.on_late)
+            change = self.rules.on_late(cid, state if state["events"] else None, rec, mark)
+            if change is not None:
+                await self._take(cid, state, change, src, msg.offset, SWEEP_INDEX, marks)
+                states[cid], writer[cid] = change.state, ev  # type: ignore[assignment]
+            return
+        trial = {**marks, src: max(mark, event.at)}
+        change = self.rules.on_event(cid, state if state["events"] else None, rec, self.judging_mark(msg.partition, trial))
+        if change.status == "duplicate":
             if again or not _first_rejection(state, src, msg.offset):
                 return  # this very message was dead-lettered before (read again after a restart)
             states[cid], writer[cid] = state, ev
             return await self.reject(ev, "duplicate", f"event_id {event.event_id} was already received for contact {cid}", event.event_id)
-        if status == "redelivered":
-            # The state already holds this event; re-send what it stored for it (the interval side drops
-            # what it has), in this event's place in the order, and from now on as this process's own.
-            again = [m for m in state["out"] if m[0] == src and m[1] == msg.offset and m[5] != self.owner]
-            if not again:
-                return
-            state["out"] = [m for m in state["out"] if m not in again]
-            for message in again:
-                self._queue(state, [*message[:5], self.owner])
-            states[cid], writer[cid] = state, ev
-            return
-        fold = fold_contact(cid, state["events"], self.sla, self.settings.skew_tolerance_seconds)
-        for bucket, value in delta_messages(diff_contributions(state["contrib"], fold.contributions), src, msg.offset):
-            self._queue(state, [src, msg.offset, "f", bucket, value.decode(), self.owner])
-        if fold.fcr is not None and fold.fcr != state.get("fcr"):  # fcr exists only for contacts with a customer
-            customer = fold.summary["customer_id"]  # type: ignore[index]
-            # With the contact topic's watermark of this partition: how far the customer side may prune.
-            contact_src = f"{self.settings.topics.contact_events}:{msg.partition}"
-            # ``n`` (events folded) orders a contact's records: a record re-sent after a crash must not
-            # replace a newer one that was sent before it.
-            fact = {**fold.fcr, "w": marks.get(contact_src, self.watermarks.get(contact_src, 0.0)), "wp": msg.partition,
-                    "n": len(state["events"])}
-            self._queue(state, [src, msg.offset, "c", customer, orjson.dumps(fact).decode(), self.owner])
-        state["last_t"] = max(state.get("last_t", 0.0), event.at)
-        marks[src] = max(mark, event.at)
-        if state.get("settled") or self.judging_mark(msg.partition, marks) >= state["last_t"] + self.settings.lateness_seconds:
-            # Settled already, or due to be (the sweep only looks when the watermark moves on): what
-            # the fold cannot apply is final now.
-            await self._settle(cid, state, fold.anomalies)
-        state["fcr"] = fold.fcr
-        state["contrib"] = fold.contributions
-        states[cid], writer[cid] = state, ev
-        self.readmodel.upsert(contact_row_key(cid), "contact", fold.live)
-        if fold.summary is not None:
-            self.readmodel.upsert(recent_row_key(cid), "recent", {**fold.summary, "updated_at": state["last_t"]})
+        if change.status == "redelivered":
+            return  # (its stored messages were re-sent above)
+        marks[src] = trial[src]
+        await self._take(cid, state, change, src, msg.offset, 0, marks)
+        states[cid], writer[cid] = change.state, ev  # type: ignore[assignment]
+
+    async def _take(self, cid: str, state: dict[str, Any], change: Change, src: str, offset: int, base: int,
+                    marks: Mapping[str, float]) -> int:
+        """Dead-letter ``change``'s records, store its messages (numbered ``(offset, base + n)``) in its new
+        state for sending, and publish its rows; returns how many delta numbers it used. ``change.state``
+        becomes the stored state (None: the contact is deleted; the caller deletes it)."""
+        for rec, reason, message in change.dead:
+            await self.reject_stored(cid, rec, reason, message)
+        self.stats.expired_open += change.expired
+        new = change.state
+        if new is not None:
+            new = change.state = {**new, "p": state.get("p"), "out": list(state["out"])}
+            if state.get("dups"):
+                new["dups"] = state["dups"]
+            for bucket, value in delta_messages(change.delta, src, offset, base):
+                self._queue(new, [src, offset, "f", bucket, value.decode(), self.owner])
+            if change.fcr is not None:  # fcr exists only for contacts with a customer
+                partition = new["p"]
+                # With the contact topic's watermark of this partition: how far the customer side may prune.
+                contact_src = f"{self.settings.topics.contact_events}:{partition}"
+                # ``n`` (events folded) orders a contact's records: a record re-sent after a crash must not
+                # replace a newer one that was sent before it.
+                fact = {**change.fcr, "w": marks.get(contact_src, self.watermarks.get(contact_src, 0.0)), "wp": partition,
+                        "n": len(new["events"])}
+                self._queue(new, [src, offset, "c", change.fcr_customer, orjson.dumps(fact).decode(), self.owner])
+        if change.rows:
+            self.readmodel.upsert(contact_row_key(cid), "contact", change.live)
+            if change.summary is not None and new is not None:
+                self.readmodel.upsert(recent_row_key(cid), "recent", {**change.summary, "updated_at": new["last_t"]})
+        elif change.drop_rows or new is None:
+            self.readmodel.upsert(contact_row_key(cid), "contact", None)
+            self.readmodel.upsert(recent_row_key(cid), "recent", None)
+        return len(change.delta)
 
     async def sweep(self, events: Sequence[faust.EventT]) -> None:
-        """Settle and expire contacts of the batch's partitions once their watermark moved on.
+        """Settle, expire, compact and delete the contacts of the batch's partitions that are due by their
+        judging watermark, each time it has moved ``SWEEP_SECONDS`` on (``ContactRules.on_due``).
 
-        Settled = the lateness bound has passed since the contact's last event: what
-        still cannot be applied is final and dead-lettered. Expired = kept long enough
-        for late surveys; the state is deleted.
+        What the sweep sends is numbered after the partition's last event of the batch and written,
+        with the states that hold it, before it is sent (as a batch's own messages are); a record of
+        the sweep lets that event, read again after a crash, send it again (:meth:`_resend_swept`).
         """
-        lateness, keep = self.settings.lateness_seconds, self.settings.contact_retention_seconds
-        due: dict[int, tuple[float, faust.EventT]] = {}  # partition -> (mark, an event of it)
+        due: dict[int, tuple[float, faust.EventT]] = {}  # partition -> (mark, its last event of the batch)
         for partition, ev in {ev.message.partition: ev for ev in events}.items():
             with _writing_for(ev):
                 mark = self.judging_mark(partition)
-            if mark - self._swept_at.get(partition, 0.0) >= 60:
+            if mark - self._swept_at.get(partition, 0.0) >= SWEEP_SECONDS:
                 self._swept_at[partition] = mark
                 due[partition] = (mark, ev)
         if not due:
             return
-        settled: list[tuple[str, dict[str, Any], faust.EventT]] = []
-        expired: list[tuple[str, faust.EventT]] = []
-        kept: list[tuple[str, dict[str, Any]]] = []
+        changes: list[tuple[str, dict[str, Any], Change]] = []
         for cid, state in self._sweep_candidates(due):
-            mark, ev = due[state["p"]]
-            last = state.get("last_t", 0.0)
-            if mark >= last + lateness and not state.get("settled"):
-                state = dict(state)
-                await self._settle(cid, state, fold_contact(cid, state["events"], self.sla, self.settings.skew_tolerance_seconds).anomalies)
-                if mark < last + keep:  # an expiring one is deleted below, not written back first
-                    settled.append((cid, state, ev))
-            if mark >= last + keep:
-                expired.append((cid, ev))
+            change = self.rules.on_due(cid, state, due[state["p"]][0])
+            if change is None:
+                self._schedule(cid, state)
             else:
-                kept.append((cid, state))
+                changes.append((cid, {**state, "out": [m for m in state.get("out", ()) if m[5] != self.owner]}, change))
+        if not changes:
+            return
+        base = {partition: SWEEP_INDEX for partition in due}
+        swept: dict[int, list[str]] = {}
+        for cid, state, change in changes:
+            partition = state["p"]
+            ev = due[partition][1]
+            base[partition] += await self._take(cid, state, change, _source(ev), ev.message.offset, base[partition],
+                                                {})
+            if change.delta or change.fcr is not None:
+                swept.setdefault(partition, []).append(cid)
         await self.settle_outbox()  # the dead letters first, then the states that say they were sent
-        for cid, state, ev in settled:
-            with _writing_for(ev):
-                self.contacts[cid] = state
-        for cid, state in kept:
-            self._schedule(cid, state)
-        for cid, ev in expired:
-            with _writing_for(ev):
-                del self.contacts[cid]
-            self.readmodel.upsert(contact_row_key(cid), "contact", None)
-            self.readmodel.upsert(recent_row_key(cid), "recent", None)
+        for cid, state, change in changes:
+            with _writing_for(due[state["p"]][1]):
+                if change.state is None:
+                    del self.contacts[cid]
+                else:
+                    self.contacts[cid] = change.state
+                    self._schedule(cid, change.state)
+        for partition, (_, ev) in due.items():
+            if partition in swept:
+                with _writing_for(ev):
+                    self.watermarks[_sweep_key(partition)] = {"src": _source(ev), "off": ev.message.offset,
+                                                              "cids": swept[partition]}
+        if self._sends:
+            await self.send_stored()
 
     def _schedule(self, cid: str, state: dict[str, Any]) -> None:
-        """Look at ``cid`` again when it is due to settle (or, settled, to expire)."""
-        when = state.get("last_t", 0.0) + (self.settings.contact_retention_seconds if state.get("settled")
-                                           else self.settings.lateness_seconds)
-        self._schedule_of.add(state.get("p"), cid, when)
+        """Look at ``cid`` again when the sweep has something to do for it (``ContactRules.sweep_at``)."""
+        self._schedule_of.add(state.get("p"), cid, self.rules.sweep_at(state))
 
     def _sweep_candidates(self, due: Mapping[int, tuple[float, faust.EventT]]) -> list[tuple[str, dict[str, Any]]]:
         """The contacts of the partitions ``due`` that may have to settle or expire now."""
         return self._schedule_of.due({partition: mark for partition, (mark, _) in due.items()})
 
-    def judging_mark(self, partition: int, marks: dict[str, float] | None = None) -> float:
-        """The watermark ``partition``'s contacts settle and expire by (``marks``: this batch's, first).
-
-        Their events come from two topics, read at their own pace. The older watermark of the topics
-        that still have messages to read: a topic read ahead must not settle a contact whose events
-        wait, unread, on the other (its survey would be judged "unknown contact"). A topic read to its
-        end holds nothing back (a survey topic silent for hours must not keep every contact
-        unsettled); when both are, the newer watermark."""
-        behind, known = [], []
-        for src in self._sources(partition):
-            mark = (marks or {}).get(src, self.watermarks.get(src))
-            if mark is not None:
-                known.append(mark)
-            if not self._read_to_end(src, partition):
-                behind.append(0.0 if mark is None else mark)
-        return min(behind) if behind else max(known, default=0.0)
+    def judging_mark(self, partition: int, marks: Mapping[str, float] | None = None) -> float:
+        """The watermark ``partition``'s contacts settle, expire and are compacted by (``marks``: this
+        batch's, first): ``ccpulse.domain.entity.judging_mark`` over its contact and survey sources,
+        each read to its end or not by the broker's end offset as last fetched."""
+        return judging_mark(((marks or {}).get(src, self.watermarks.get(src)), self._read_to_end(src, partition))
+                            for src in self._sources(partition))
 
     def _read_to_end(self, src: str, partition: int) -> bool:
         """Has this process handled every message of ``src`` the broker had at its last fetch?"""
@@ -512,16 +562,6 @@ class ContactProcessor(_Processor):
         """The two input sources of a contact partition (co-partitioned by contact id)."""
         topics = self.settings.topics
         return f"{topics.contact_events}:{partition}", f"{topics.survey_events}:{partition}"
-
-    async def _settle(self, cid: str, state: dict[str, Any], anomalies: Sequence[tuple[str, str, str]]) -> None:
-        """Mark ``state`` settled and dead-letter its anomalies not dead-lettered before."""
-        done = set(state.get("rejected", ()))
-        by_id = {r["id"]: r for r in state["events"]}
-        for event_id, reason, message in anomalies:
-            if event_id not in done:
-                await self.reject_stored(cid, by_id[event_id], reason, message)
-                done.add(event_id)
-        state["settled"], state["rejected"] = True, sorted(done)
 
     def republish_all(self, partitions: set[int] | None = None) -> None:
         """After recovery: re-send every local contact's live row (the last ones may have been lost).
@@ -546,6 +586,7 @@ class AgentProcessor(_Processor):
         self.agents = agents
         self.watermarks = watermarks
         self.facts = facts
+        self.rules = AgentRules(settings)
 
     async def process(self, events: Sequence[faust.EventT]) -> None:
         # One round trip per batch, not per event: the batch's deltas are sent, all acknowledged, and
@@ -571,19 +612,17 @@ class AgentProcessor(_Processor):
             return
         agent_id = event.agent_id
         previous = dict(states.get(agent_id) or self.agents.get(agent_id) or {"changes": [], "p": msg.partition})
-        changes = list(previous["changes"])
-        status = add_event(changes, agent_record(event, msg.value, src, msg.offset))
-        if again and status == "applied" and is_late(event.at, mark, lateness):
+        if again and is_late(event.at, mark, lateness) and not any(c["id"] == event.event_id for c in previous["changes"]):
             return  # handled long ago: pruned from the agent's changes since
+        status, delta, kept = self.rules.on_event(previous["changes"], event, msg.value, src, msg.offset, mark)
         if status == "duplicate":
             if again or not _first_rejection(previous, src, msg.offset):
                 return  # this very message was dead-lettered before (read again after a restart)
             states[agent_id], writer[agent_id] = previous, ev
             return await self.reject(ev, "duplicate", f"event_id {event.event_id} was already received for agent {agent_id}", event.event_id)
-        if status == "applied":
-            self.queue_deltas(time_in_state_delta(agent_id, changes, event.event_id), src, msg.offset)
+        self.queue_deltas(delta, src, msg.offset)
         new_mark = max(mark, event.at)
-        states[agent_id] = {**previous, "changes": prune_agent(changes, new_mark - lateness), "p": msg.partition}
+        states[agent_id] = {**previous, "changes": kept, "p": msg.partition}
         writer[agent_id] = ev
         if new_mark != mark:
             marks[src] = new_mark

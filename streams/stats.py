@@ -26,6 +26,7 @@ class WorkerStats:
         self.latency_counts = [0] * (len(LATENCY_BUCKETS) + 1)  # last slot: +Inf
         self.latency_sum = 0.0
         self.latency_count = 0
+        self.expired_open = 0  # open contacts closed as expired (also dead-lettered as expired_open)
 
     def observe(self, topic: str, event_time: float | None, now: float | None = None) -> None:
         """Count one processed message; ``event_time`` None for messages without one (rejects)."""
@@ -48,5 +49,6 @@ class WorkerStats:
             "latency_counts": list(self.latency_counts),
             "latency_sum": self.latency_sum,
             "latency_count": self.latency_count,
+            "expired_open": self.expired_open,
             "updated_at": time.time(),
         }

@@ -9,6 +9,7 @@
     cc.customer-facts ──┘   (contacts' breaches and NPS answers, from contacts)
     closed intervals ─> cc.interval-stats (for warehouses)
     leader: whole read model ─> SLA rules every second ─> cc.alerts (+ webhook)
+    raw Amazon Connect topic (when set) ─> translation ─> the contract topics above
     any rejected message ─> cc.deadletter
 
 Agents here only read a stream and delegate to a processor (streams/processing.py),
@@ -27,6 +28,7 @@ from faust.types import TP
 from api.store import ReadModelStore
 from ccpulse.settings import get_settings
 from streams.alerting import AlertEvaluator
+from streams.connectors import AmazonConnectTranslator
 from streams import ordering
 from streams.app import app
 from streams.processing import (AgentProcessor, ContactProcessor, CustomerProcessor, Fanout, IntervalProcessor,
@@ -124,6 +126,16 @@ async def contact_agent(stream):  # type: ignore[no-untyped-def]
 @app.agent(agent_events, concurrency=1)
 async def agent_state_agent(stream):  # type: ignore[no-untyped-def]
     await drive(stream, input_order, agent_processor)
+
+
+if settings.connectors.amazon_connect.raw_topic:
+    amazon_connect_raw = app.topic(settings.connectors.amazon_connect.raw_topic)
+    amazon_connect_translator = AmazonConnectTranslator(app, settings)
+
+    @app.agent(amazon_connect_raw, concurrency=1)
+    async def amazon_connect_agent(stream):  # type: ignore[no-untyped-def]
+        async for batch in stream.take_events(BATCH, within=WITHIN):
+            await amazon_connect_translator.process(batch)
 
 
 @app.agent(customer_sources, concurrency=1)

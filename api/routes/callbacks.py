@@ -23,7 +23,9 @@ from aiokafka.errors import KafkaError
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 
+from api.deps import bounded_body
 from api.routes.events import Ingest
+from api.writes import WriteScope
 from ccpulse.domain.rating import RatingRejected, rating_survey_event
 from ccpulse.kafka import KafkaUnreachable, topic_for_type
 from ccpulse.settings import Settings
@@ -76,6 +78,7 @@ async def _dead_letter(ingest: Ingest, settings: Settings, body: bytes, reason: 
             "msg_id": "5dcf84fe1fd8bd85e4ca", "tracking_id": "call-20260302-000123",
             "submit_time": "1772443500000"}}}}}},
     responses={401: {"model": ErrorResponse, "description": "Missing or wrong signature"},
+               403: {"model": ErrorResponse, "description": "The contact is outside CCPULSE_RATING_CALLBACK_QUEUES"},
                413: {"model": ErrorResponse, "description": "Body larger than 64 KiB"},
                422: {"model": ErrorResponse, "description": "The body is not a rating (the reason says why)"},
                503: {"model": ErrorResponse, "description": "Not configured, or Kafka unreachable: send it again"}},
@@ -85,13 +88,14 @@ async def rating_callback(request: Request) -> dict[str, Any]:
     secret = settings.rating_callback_secret
     if not secret:
         raise HTTPException(503, "rating callbacks are not configured: set CCPULSE_RATING_CALLBACK_SECRET")
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise HTTPException(413, f"body too large: at most {MAX_BODY // 1024} KiB")
+    unsigned = HTTPException(401, f"missing or invalid {SIGNATURE_HEADER}: send sha256=<hex HMAC-SHA256 of the raw "
+                                  "body> keyed with the shared secret", headers={"WWW-Authenticate": "Signature"})
     given = request.headers.get(SIGNATURE_HEADER, "")
+    if not given.startswith("sha256="):  # before reading a byte: an unsigned caller costs no memory
+        raise unsigned
+    body = await bounded_body(request, MAX_BODY)
     if not hmac.compare_digest(given.encode(), sign(secret, body).encode()):
-        raise HTTPException(401, f"missing or invalid {SIGNATURE_HEADER}: send sha256=<hex HMAC-SHA256 of the raw "
-                                 "body> keyed with the shared secret", headers={"WWW-Authenticate": "Signature"})
+        raise unsigned
     ingest: Ingest = request.app.state.ingest
     try:
         try:
@@ -100,7 +104,13 @@ async def rating_callback(request: Request) -> dict[str, Any]:
             raise RatingRejected(f"body is not JSON: {exc}"[:300]) from None
         event = rating_survey_event(payload)
         raw = orjson.dumps(event)
-        decode_event(raw)  # the contract's own checks (the worker repeats them)
+        decoded = decode_event(raw)  # the contract's own checks (the worker repeats them)
+        limit = settings.rating_callback_queues
+        problem = WriteScope(None if limit is None else frozenset(limit), request.app.state.store,
+                             request.app.state.contact_owners).problem(decoded)
+        if problem is not None:
+            await _dead_letter(ingest, settings, body, "out_of_scope", problem)
+            raise HTTPException(403, f"out_of_scope: {problem}")
     except (RatingRejected, EventRejected) as exc:
         reason = exc.reason if isinstance(exc, EventRejected) else "invalid_rating"
         message = exc.message if isinstance(exc, EventRejected) else str(exc)

@@ -19,15 +19,15 @@ from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from api.auth import Principal
-from api.deps import get_principal, require
-from api.scope import ScopedStore
+from api.deps import bounded_body, get_principal, require
+from api.writes import WriteScope
 from ccpulse.kafka import KafkaUnreachable, start_producer, topic_for_type
 from ccpulse.settings import Settings
 from schemas.api import ErrorResponse, IngestResponse
 from schemas.deadletter import deadletter_record
-from schemas.events import CUSTOMER_EVENT_TYPES, AgentStateChanged, Event, EventRejected, decode_event, entity_key
+from schemas.events import EventRejected, decode_event, entity_key
 
-__all__ = ["INGEST_SOURCE", "Ingest", "MAX_BATCH", "router", "scope_problem"]
+__all__ = ["INGEST_SOURCE", "Ingest", "MAX_BATCH", "router"]
 
 log = logging.getLogger("ccpulse.api")
 
@@ -62,35 +62,7 @@ class Ingest:
             self._producer = None
 
 
-def scope_problem(event: Event, principal: Principal, visible: ScopedStore | None) -> str | None:
-    """Why a queue-scoped token may not send ``event`` (None when it may).
-
-    Queues named by the event must be the token's; an event naming only a contact or an agent
-    must be about one the read model knows in the token's queues.
-    """
-    if principal.queues is None:
-        return None
-    if event.type in CUSTOMER_EVENT_TYPES:
-        return f"{event.type} is centre-wide customer data: a token limited to queues cannot send it"
-    named = [q for q in (getattr(event, "queue_id", None), getattr(event, "to_queue_id", None)) if q is not None]
-    if isinstance(event, AgentStateChanged):
-        named += event.queue_ids or []
-    outside = sorted(q for q in named if q not in principal.queues)
-    if outside:
-        return f"queue {outside[0]!r} is not one of this token's queues"
-    if named:
-        return None
-    assert visible is not None
-    if isinstance(event, AgentStateChanged):
-        return None if event.agent_id in visible.agents else f"agent {event.agent_id!r} is not staffed on this token's queues"
-    contact = event.contact_id
-    return None if contact in visible.contacts or contact in visible.recent else (
-        f"contact {contact!r} is not known in this token's queues")
-
-
 def _elements(body: bytes) -> list[Any]:
-    if len(body) > MAX_BODY:
-        raise HTTPException(413, f"body too large: at most {MAX_BODY // (1024 * 1024)} MiB per request")
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -106,8 +78,10 @@ def _elements(body: bytes) -> list[Any]:
 @router.post(
     "/events", status_code=202, response_model=IngestResponse, summary="Send events (webhook ingest)",
     description="One event object or a JSON array of up to 1,000, each as the event contract defines it "
-                "(docs/events.md). Needs a token with the `ingest` scope; a queue-scoped token may only send "
-                "events of its queues. Every event gets a result; sending a batch again is harmless "
+                "(docs/events.md). Needs a token with the `ingest` scope; a queue-limited token may only send "
+                "events that touch its queues alone: a new contact or one of its queues, an agent staffed on its "
+                "queues alone, surveys and QA of its contacts naming its agents (docs/operations.md, "
+                "\"Security model\"); any other event is rejected `out_of_scope` and not produced to its topic. Every event gets a result; sending a batch again is harmless "
                 "(events are de-duplicated by `event_id`).",
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}, "maxItems": MAX_BATCH}]},
@@ -120,11 +94,10 @@ def _elements(body: bytes) -> list[Any]:
 )
 async def ingest_events(request: Request, principal: Principal = Depends(get_principal)) -> dict:
     require(principal, "ingest")
-    items = _elements(await request.body())
+    items = _elements(await bounded_body(request, MAX_BODY))
     settings: Settings = request.app.state.settings
-    store = request.app.state.store
-    visible = ScopedStore(store, principal.queues) if principal.queues is not None else None
     ingest: Ingest = request.app.state.ingest
+    scope = WriteScope(principal.queues, request.app.state.store, request.app.state.contact_owners)
     try:
         producer = await ingest.producer()
     except KafkaUnreachable as exc:
@@ -138,9 +111,10 @@ async def ingest_events(request: Request, principal: Principal = Depends(get_pri
             result: dict[str, Any] = {"index": index, "event_id": event_id, "status": "accepted"}
             try:
                 event = decode_event(raw)
-                problem = scope_problem(event, principal, visible)
+                problem = scope.problem(event)
                 if problem is not None:
                     raise EventRejected("out_of_scope", problem)
+                scope.accepted(event)
             except EventRejected as exc:
                 result.update(status="rejected", reason=exc.reason, message=exc.message)
                 record = deadletter_record(raw=raw, key=None, topic=INGEST_SOURCE, partition=-1, offset=index,

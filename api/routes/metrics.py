@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from api.deps import PROFILE_DEFAULT_DAYS, metrics_store
+from api.scope import ScopedStore
 from api.store import ReadModelStore
 from api.views import queue_views
 from ccpulse.domain.buckets import ASA_BUSINESS_MEASURES, asa_business_seconds
@@ -84,7 +85,10 @@ class ReadModelCollector:
             yield from self._queues()
             yield from self._retention()
         yield from self._alerts()
-        yield from self._health()
+        if not isinstance(self.store, ScopedStore):
+            # Process-wide figures (dead letters, workers, lag, the read model's own rows) are the
+            # operator's, not any one client's: unrestricted metrics tokens only.
+            yield from self._health()
 
     def _queues(self) -> Iterator[Metric]:
         store = self.store
@@ -196,6 +200,11 @@ class ReadModelCollector:
         for (topic, reason), count in sorted(store.rejected.items()):
             rejected.add_metric([topic, reason], count)
         yield rejected
+        # Open contacts closed as expired (docs/events.md, "Retention of contacts"): each has one
+        # expired_open dead letter, so the count is durable and cluster-wide like the rejections.
+        yield CounterMetricFamily("ccpulse_contacts_expired", "Open contacts closed as expired (waiting, handled or in "
+                                  "ACW past their channel's limit, or moved on by a late event)",
+                                  value=sum(n for (_, reason), n in store.rejected.items() if reason == "expired_open"))
         consumed: dict[str, int] = {}
         buckets: list[float] = []
         counts: list[int] = []

@@ -15,7 +15,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from api.auth import Principal
-from api.deps import CSV_RESPONSE, csv_response, get_principal, require
+from api.deps import MIN_QUERY_TIME, CSV_RESPONSE, csv_response, get_principal, parse_time, require, time_param
 from api.store import ReadModelStore
 from ccpulse.domain.retention import RETENTION_FIELDS, add_months, month_start, period_rows
 from schemas.api import ErrorResponse, RetentionList
@@ -49,30 +49,28 @@ def retention_reader(request: Request, principal: Principal = Depends(get_princi
                422: {"model": ErrorResponse, "description": "Bad granularity, range or format"}})
 async def retention(
     granularity: Literal["month", "year"] = Query("month", description="month or year (calendar, local time)"),
-    start: datetime | None = Query(None, description="RFC 3339; default: 11 months (month) or 4 years (year) before "
-                                                      "the current one"),
-    end: datetime | None = Query(None, description="RFC 3339, exclusive; default: now"),
+    start: str | None = time_param("start", "default: 11 months (month) or 4 years (year) before the one of `end`"),
+    end: str | None = time_param("end", "exclusive; default: now"),
     format: Literal["json", "csv"] = Query("json", description="json, or csv for report exports"),
     store: ReadModelStore = Depends(retention_reader),
 ):
-    for name, value in (("start", start), ("end", end)):
-        if value is not None and value.tzinfo is None:
-            raise HTTPException(422, f"{name} needs a UTC offset, e.g. 2026-01-01T00:00:00+07:00")
+    start_at, end_at = parse_time("start", start), parse_time("end", end)
     settings = store.settings
     zone = settings.zone
     now = store.event_now()
-    try:
-        end_t = end.timestamp() if end else now + 1
-        if start is not None:
-            start_t = start.timestamp()
+    end_t = end_at.timestamp() if end_at else now + 1
+    if start_at is not None:
+        start_t = start_at.timestamp()
+    else:
+        this_month = month_start(end_t - 1 if end_at else now, zone)
+        months_back = -11 if granularity == "month" else -12 * 4
+        if this_month + months_back * 31 * 86400 < MIN_QUERY_TIME.timestamp():
+            start_t = MIN_QUERY_TIME.timestamp()
         else:
-            this_month = month_start(min(end_t - 1, now), zone)
-            start_t = add_months(this_month, -11 if granularity == "month" else -12 * 4, zone)
+            start_t = add_months(this_month, months_back, zone)
             if granularity == "year":
                 local = datetime.fromtimestamp(start_t, zone)
                 start_t = local.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
-    except (OverflowError, ValueError, OSError) as exc:
-        raise HTTPException(422, f"time out of range: {exc}") from None
     if end_t <= start_t:
         raise HTTPException(422, "end must be after start")
     if end_t - start_t > MAX_RANGE_YEARS * 366 * 86400:

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from api.auth import Principal
-from api.deps import get_principal, require, split_ids
+from api.deps import get_stream_principal, require, split_ids
 from api.scope import scoped
 from api.store import ReadModelStore
 from api.views import agent_view, queue_views, select_queues, summary_view
@@ -158,7 +158,7 @@ async def stream(
     group: str | None = Query(None, description="Only queues of this queue group"),
     team: str | None = Query(None, description="Only queues staffed by an agent of this team"),
     site: str | None = Query(None, description="Only queues staffed by an agent of this site"),
-    principal: Principal = Depends(get_principal),
+    principal: Principal = Depends(get_stream_principal),
 ) -> StreamingResponse:
     require(principal, "read")
     wanted = StreamFilter(principal.queues, split_ids(queue_id), group, team, site)

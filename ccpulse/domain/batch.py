@@ -15,25 +15,23 @@ into bucket counts at the end with the worker's own ``fcr_contributions``.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ccpulse.domain.agent import agent_record, fold_agent, prune_agent, time_in_state_delta
+from ccpulse.domain.agent import fold_agent
 from ccpulse.domain.buckets import apply_delta
 from ccpulse.domain.calendar import BusinessClock
-from ccpulse.domain.contact import TOP_PREFIX, add_event, diff_contributions, event_record, fold_contact
+from ccpulse.domain.contact import TOP_PREFIX, add_event, event_record
 from ccpulse.domain.customer import ClockLookup, customer_contributions
-from ccpulse.domain.intervals import is_late
+from ccpulse.domain.entity import (SWEEP_INDEX, SWEEP_SECONDS, AgentRules, Change, ContactRules, check_event,
+                                   judging_mark, numbered)
 from ccpulse.domain.retention import accept_customer_event, retention_contributions, fact_record, sum_contributions
 from ccpulse.settings import Settings
-from schemas.events import CUSTOMER_EVENT_TYPES, AgentStateChanged, Event, EventRejected, decode_event
+from schemas.events import AgentStateChanged, Event, EventRejected
 
 __all__ = ["SWEEP_SECONDS", "BatchResult", "PartitionFold", "RetentionResult", "apply_fcr", "fold_messages",
            "fold_retention", "merge_bucket_sets"]
-
-#: The worker settles and expires a partition's contacts each time its watermark has moved this far.
-SWEEP_SECONDS = 60.0
 
 Buckets = dict[str, dict[str, Any]]
 #: customer id -> contact id -> the contact's latest ``ContactFold.fcr`` record
@@ -46,66 +44,69 @@ class PartitionFold:
     Feed each source (topic-partition) in offset order; sources may interleave as the
     worker's consumer would interleave them. ``buckets`` then holds what the worker's
     interval tables hold for the deltas of these sources, ``fcr`` the FCR records it sent.
+    Every rule is the worker's own (``ccpulse.domain.entity``); this class only stores states
+    and applies deltas as the worker's tables and interval side do.
     """
 
-    def __init__(self, settings: Settings, live_rows: bool = False) -> None:
+    def __init__(self, settings: Settings, live_rows: bool = False,
+                 read_to_end: Callable[[str], bool] = lambda src: True) -> None:
         self.settings = settings
         self.live_rows = live_rows  # keep contact/agent live rows (tests); recompute needs only buckets
+        # Has every message of a source been fed (for the judging watermark, as the worker asks the broker)?
+        self.read_to_end = read_to_end
         self.buckets: Buckets = {}
         self.fcr: FcrRecords = {}
         self.marks: dict[str, float] = {}  # source -> watermark (highest accepted event time)
-        self.contacts: dict[str, dict[str, Any]] = {}  # contact id -> {"events", "contrib", "fcr", "last_t"}
+        self.contacts: dict[str, dict[str, Any]] = {}  # contact id -> its state (ccpulse.domain.entity)
         self.agents: dict[str, list[dict[str, Any]]] = {}  # agent id -> its kept state changes
         self.contact_rows: dict[str, dict[str, Any]] = {}
+        self.recent_rows: dict[str, dict[str, Any]] = {}
         self.agent_rows: dict[str, dict[str, Any]] = {}
         self.rejected: dict[str, int] = {}  # reason -> count
+        self.expired: list[str] = []  # open contacts closed as expired (dead-lettered as expired_open)
         self.accepted = 0
-        self._contact_sources: set[str] = set()
-        self._expiry: list[tuple[float, str]] = []  # (last event time + retention, contact id), may be stale
+        self.contact_sources: set[str] = set()  # the sources contact and survey events came from
+        self._due: list[tuple[float, str]] = []  # (judging watermark at which to look, contact id), may be stale
         self._swept_at = 0.0
         self._thresholds: dict[tuple[str, str], tuple[float, float, BusinessClock | None]] = {}
+        self.rules = ContactRules(settings, self.sla)
+        self.agent_rules = AgentRules(settings)
 
     # ---- the input check (streams.processing._Processor.accept) -------------------------------
     def accept(self, raw: bytes | None, src: str, agent_topic: bool | None) -> Event | str:
         """The decoded event, or the reason it is rejected. ``agent_topic`` None: any topic."""
-        try:
-            event = decode_event(raw)
-        except EventRejected as exc:
-            return exc.reason
-        if event.type in CUSTOMER_EVENT_TYPES:  # customer events have their own topic and driver
-            return "wrong_topic"
-        if agent_topic is not None and isinstance(event, AgentStateChanged) != agent_topic:
-            return "wrong_topic"
-        if is_late(event.at, self.marks.get(src, 0.0), self.settings.lateness_seconds):
-            return "late"
-        return event
+        event, reason, _ = check_event(raw, self.marks.get(src, 0.0), self.settings.lateness_seconds, agent_topic)
+        return reason if reason is not None else event  # type: ignore[return-value]
 
     def message(self, raw: bytes | None, src: str, offset: int, agent_topic: bool | None) -> str | None:
         """Process one message of ``src``; returns the reason it was rejected, or None."""
-        event = self.accept(raw, src, agent_topic)
-        if isinstance(event, str):
-            reason: str | None = event
-        else:
-            try:
-                if isinstance(event, AgentStateChanged):
-                    reason = self.agent_event(event, raw or b"", src, offset)
-                else:
-                    reason = self.contact_event(event, raw or b"", src, offset)
-            except Exception:  # the worker dead-letters a message it cannot process and goes on
-                reason = "processing_error"
+        mark = self.marks.get(src, 0.0)
+        event, reason, _ = check_event(raw, mark, self.settings.lateness_seconds, agent_topic)
+        contact_side = event is not None and not isinstance(event, AgentStateChanged)
+        if contact_side:
+            self.contact_sources.add(src)
+        try:
+            if reason == "late" and contact_side:
+                self.late_contact_event(event, raw or b"", src, offset, mark)  # type: ignore[arg-type]
+            elif reason is None and isinstance(event, AgentStateChanged):
+                reason = self.agent_event(event, raw or b"", src, offset)
+            elif reason is None:
+                reason = self.contact_event(event, raw or b"", src, offset)  # type: ignore[arg-type]
+        except Exception:  # the worker dead-letters a message it cannot process and goes on
+            reason = "processing_error"
         if reason is None:
             self.accepted += 1
         else:
             self.rejected[reason] = self.rejected.get(reason, 0) + 1
         if agent_topic is not True and not isinstance(event, AgentStateChanged):
-            self.sweep()
+            self.sweep(src, offset)
         return reason
 
     # ---- applying deltas (queue_deltas + IntervalProcessor) -------------------------------------
-    def apply(self, delta: Mapping[str, Mapping[str, Any]], src: str, offset: int) -> None:
+    def apply(self, delta: Mapping[str, Mapping[str, Any]], src: str, offset: int, base: int = 0) -> None:
         buckets = self.buckets
-        for index, (key, change) in enumerate(sorted(delta.items())):
-            buckets[key], _ = apply_delta(buckets.get(key), change, src, (offset, index))
+        for key, change, seq in numbered(delta, offset, base):
+            buckets[key], _ = apply_delta(buckets.get(key), change, src, seq)
 
     def sla(self, queue_id: str, channel: str) -> tuple[float, float, BusinessClock | None]:
         key = (queue_id, channel)
@@ -117,60 +118,90 @@ class PartitionFold:
         return found
 
     # ---- contacts and surveys (ContactProcessor.handle) -----------------------------------------
+    def judging_mark(self) -> float:
+        """The partition's judging watermark (``ccpulse.domain.entity.judging_mark``)."""
+        return judging_mark((self.marks.get(s), self.read_to_end(s)) for s in sorted(self.contact_sources))
+
     def contact_event(self, event: Event, raw: bytes, src: str, offset: int) -> str | None:
         assert not isinstance(event, AgentStateChanged)
         cid = event.contact_id
-        state = self.contacts.get(cid) or {"events": [], "contrib": {}, "fcr": None, "last_t": 0.0}
-        events = list(state["events"])
-        if add_event(events, event_record(event, raw, src, offset)) == "duplicate":
-            return "duplicate"
-        fold = fold_contact(cid, events, self.sla, self.settings.skew_tolerance_seconds)
-        self.apply(diff_contributions(state["contrib"], fold.contributions), src, offset)
-        if fold.fcr is not None and fold.fcr != state["fcr"]:  # the worker sends it to the customer side
-            self.fcr.setdefault(fold.summary["customer_id"], {})[cid] = fold.fcr  # type: ignore[index]
-        at = event.at
-        last_t = max(state["last_t"], at)
-        self.contacts[cid] = {"events": events, "contrib": fold.contributions, "fcr": fold.fcr, "last_t": last_t}
-        if last_t != state["last_t"]:
-            heapq.heappush(self._expiry, (last_t + self.settings.contact_retention_seconds, cid))
-        self.marks[src] = max(self.marks.get(src, 0.0), at)
-        self._contact_sources.add(src)
-        if self.live_rows:
-            if fold.live is None:
-                self.contact_rows.pop(cid, None)
-            else:
-                self.contact_rows[cid] = fold.live
+        change = self.rules.on_event(cid, self.contacts.get(cid), event_record(event, raw, src, offset))
+        if change.status == "duplicate":
+            return "duplicate"  # the watermark stays where it was
+        self.marks[src] = max(self.marks.get(src, 0.0), event.at)
+        if change.status == "applied":
+            self.take(cid, change, src, offset, 0)
         return None
 
-    def sweep(self) -> None:
-        """Expire contacts kept ``contact_retention_seconds`` past their last event (ContactProcessor.sweep):
-        an event for an expired contact starts it afresh, as on the worker."""
-        mark = max((self.marks[s] for s in self._contact_sources), default=0.0)
+    def late_contact_event(self, event: Event, raw: bytes, src: str, offset: int, mark: float) -> None:
+        """A late lifecycle event of an open contact closes it (ContactRules.on_late)."""
+        cid = event.contact_id  # type: ignore[union-attr]
+        change = self.rules.on_late(cid, self.contacts.get(cid), event_record(event, raw, src, offset), mark)
+        if change is not None:
+            self.take(cid, change, src, offset, SWEEP_INDEX)
+
+    def take(self, cid: str, change: Change, src: str, offset: int, base: int) -> int:
+        """Store a contact's change and apply its effects, numbered ``(offset, base + n)``; returns how
+        many delta numbers it used."""
+        self.apply(change.delta, src, offset, base)
+        if change.fcr is not None:  # the worker sends it to the customer side
+            self.fcr.setdefault(change.fcr_customer or "", {})[cid] = change.fcr
+        for _rec, reason, _message in change.dead:
+            if reason == "expired_open":  # the worker's other settle-time dead letters are not counted here
+                self.rejected[reason] = self.rejected.get(reason, 0) + 1
+                self.expired.append(cid)
+        state = change.state
+        if state is None:
+            self.contacts.pop(cid, None)
+        else:
+            self.contacts[cid] = state
+            heapq.heappush(self._due, (self.rules.sweep_at(state), cid))
+        if self.live_rows:
+            if change.rows:
+                if change.live is None:
+                    self.contact_rows.pop(cid, None)
+                else:
+                    self.contact_rows[cid] = change.live
+                if change.summary is not None:
+                    self.recent_rows[cid] = change.summary
+            elif change.drop_rows:
+                self.contact_rows.pop(cid, None)
+                self.recent_rows.pop(cid, None)
+        return len(change.delta)
+
+    def sweep(self, src: str, offset: int) -> None:
+        """Settle, expire, compact and delete the contacts due at the judging watermark (ContactProcessor.sweep),
+        each time it has moved ``SWEEP_SECONDS`` on; effects numbered after the message ``src``/``offset``."""
+        mark = self.judging_mark()
         if mark - self._swept_at < SWEEP_SECONDS:
             return
         self._swept_at = mark
-        keep = self.settings.contact_retention_seconds
-        while self._expiry and self._expiry[0][0] <= mark:
-            due, cid = heapq.heappop(self._expiry)
+        base = SWEEP_INDEX
+        seen: set[str] = set()
+        while self._due and self._due[0][0] <= mark:
+            _, cid = heapq.heappop(self._due)
             state = self.contacts.get(cid)
-            if state is not None and state["last_t"] + keep == due:
-                del self.contacts[cid]
-                self.contact_rows.pop(cid, None)
+            if state is None or cid in seen:
+                continue
+            seen.add(cid)
+            change = self.rules.on_due(cid, state, mark)
+            if change is None:
+                heapq.heappush(self._due, (self.rules.sweep_at(state), cid))
+                continue
+            base += self.take(cid, change, src, offset, base)
 
     # ---- agents (AgentProcessor.handle) ---------------------------------------------------------
     def agent_event(self, event: AgentStateChanged, raw: bytes, src: str, offset: int) -> str | None:
         agent_id = event.agent_id
-        changes = list(self.agents.get(agent_id, ()))
-        status = add_event(changes, agent_record(event, raw, src, offset))
+        mark = self.marks.get(src, 0.0)
+        status, delta, kept = self.agent_rules.on_event(self.agents.get(agent_id, []), event, raw, src, offset, mark)
         if status == "duplicate":
             return "duplicate"
-        if status == "applied":
-            self.apply(time_in_state_delta(agent_id, changes, event.event_id), src, offset)
-        mark = max(self.marks.get(src, 0.0), event.at)
-        self.agents[agent_id] = prune_agent(changes, mark - self.settings.lateness_seconds)
-        self.marks[src] = mark
+        self.apply(delta, src, offset)
+        self.agents[agent_id] = kept
+        self.marks[src] = max(mark, event.at)
         if self.live_rows:
-            self.agent_rows[agent_id] = fold_agent(agent_id, self.agents[agent_id])  # type: ignore[assignment]
+            self.agent_rows[agent_id] = fold_agent(agent_id, kept)  # type: ignore[assignment]
         return None
 
     @property
@@ -217,6 +248,8 @@ def merge_bucket_sets(parts: Iterable[Buckets]) -> Buckets:
 class BatchResult:
     buckets: dict[str, dict[str, Any]] = field(default_factory=dict)  # bucket key -> bucket
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)  # live contact rows
+    recent: dict[str, dict[str, Any]] = field(default_factory=dict)  # contact summaries (the recent rows)
+    expired: list[str] = field(default_factory=list)  # open contacts closed as expired, in order
     agents: dict[str, dict[str, Any]] = field(default_factory=dict)  # agent rows
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (message index, reason)
 
@@ -230,7 +263,7 @@ def fold_messages(messages: Iterable[bytes], settings: Settings) -> BatchResult:
         if reason is not None:
             out.rejected.append((offset, reason))
     out.buckets = apply_fcr(fold.buckets, fold.fcr, settings.fcr_window_seconds, clock=settings.sla_clock)
-    out.contacts, out.agents = fold.contact_rows, fold.agent_rows
+    out.contacts, out.agents, out.recent, out.expired = fold.contact_rows, fold.agent_rows, fold.recent_rows, fold.expired
     return out
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from ccpulse.domain.calendar import BusinessClock
 from ccpulse.domain.formulas import ces_difficult, ces_easy, csat_dissatisfied, csat_satisfied, normalise_score, nps_bucket
-from ccpulse.domain.intervals import bucket_start
+from ccpulse.domain.intervals import AGENT_QUEUE, agent_queue, bucket_start
 from schemas.events import DEFAULT_SURVEY_SCALES, Event
 
 __all__ = [
@@ -176,6 +176,7 @@ class _Folder:
             keys = [bucket_key("queue", queue, t), bucket_key("channel", self.channel, t)]
             if agent is not None:
                 keys.append(bucket_key("agent", agent, t))
+                keys.append(bucket_key(AGENT_QUEUE, agent_queue(agent, queue), t))  # the agent on this queue
             self._keys[where] = keys
         for key in keys:
             bucket = self.out.contributions.setdefault(key, {})
@@ -410,6 +411,9 @@ class _Folder:
         """
         if self.status in ("done", "new"):
             return
+        if self.answered_at is not None and self.ended_at is not None:
+            # In ACW: its talk already counts where it ended (as :meth:`finish` counts it); keep that.
+            self.count_handled(self.ended_at, 0.0)
         self.add(t, self.queue or "", "expired")
         self.queued_at = self.answered_at = self.ended_at = self.hold_start = None
         self.status, self.outcome = "done", "expired"

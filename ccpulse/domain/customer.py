@@ -33,6 +33,7 @@ from typing import Any
 
 from ccpulse.domain.calendar import BusinessClock
 from ccpulse.domain.contact import Contributions, bucket_key
+from ccpulse.domain.intervals import AGENT_QUEUE, agent_queue
 
 __all__ = ["Case", "ClockLookup", "case_contributions", "customer_cases", "customer_contributions",
            "fcr_contributions", "prune_customer"]
@@ -68,6 +69,7 @@ def fcr_contributions(contacts: Mapping[str, Mapping[str, Any]], window_seconds:
         keys = [bucket_key("queue", rec["queue_id"], handled_at), bucket_key("channel", rec["channel"], handled_at)]
         if rec.get("agent_id"):
             keys.append(bucket_key("agent", rec["agent_id"], handled_at))
+            keys.append(bucket_key(AGENT_QUEUE, agent_queue(rec["agent_id"], rec["queue_id"]), handled_at))
         for key in keys:
             bucket = out.setdefault(key, {})
             for measure, value in measures.items():
@@ -168,6 +170,7 @@ def case_contributions(contacts: Mapping[str, Record], window_seconds: float,
         keys = [bucket_key("queue", queue, resolved_at), bucket_key("channel", channel, resolved_at)]
         if resolver.get("agent_id"):
             keys.append(bucket_key("agent", resolver["agent_id"], resolved_at))
+            keys.append(bucket_key(AGENT_QUEUE, agent_queue(resolver["agent_id"], queue), resolved_at))
         _add(out, keys, {"cases_resolved": 1, "case_contacts": len(case.contact_ids), "resolution_ms": wall_ms,
                          "resolution_business_ms": business_ms})
     return out
@@ -198,6 +201,8 @@ def prune_customer(contacts: dict[str, dict[str, Any]], horizon: float,
         return {cid: rec for cid, rec in contacts.items() if recent(rec)}
     keep: set[str] = {cid for cid, rec in contacts.items() if rec.get("queued_at") is None and recent(rec)}
     for case in customer_cases(contacts, window_seconds):
-        if case.open or any(recent(contacts[cid]) for cid in case.contact_ids):
+        # A case with a contact still open is kept whole even when another member resolved it: the open
+        # contact's next record (answered days later, or expired) must find its case, not open a new one.
+        if case.open or any(recent(contacts[cid]) or contacts[cid].get("open") for cid in case.contact_ids):
             keep.update(case.contact_ids)
     return {cid: rec for cid, rec in contacts.items() if cid in keep}

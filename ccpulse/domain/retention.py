@@ -396,6 +396,11 @@ def _money(milli: float | None) -> float | None:
     return None if milli is None else round(milli / 1000.0, 3)
 
 
+def _previous_month(ym: tuple[int, int]) -> tuple[int, int]:
+    year, month = ym
+    return (year - 1, 12) if month == 1 else (year, month - 1)
+
+
 def _months_between(first: tuple[int, int], last: tuple[int, int]) -> list[tuple[int, int]]:
     out, ym = [], first
     while ym <= last:
@@ -407,7 +412,12 @@ def _months_between(first: tuple[int, int], last: tuple[int, int]) -> list[tuple
 def period_rows(totals: Mapping[str, Mapping[str, int]], granularity: str, start: float, end: float,
                 rules: RetentionSettings, zone: ZoneInfo) -> list[dict[str, Any]]:
     """Retention figures of every month (``granularity`` "month") or year ("year") overlapping
-    [start, end), from the first month with data on. Sums of counts, then the formulas."""
+    [start, end), from the first month with data on. Sums of counts, then the formulas.
+
+    The walk month by month starts at the later of the first month with data and the first month
+    of the first period asked for (the year's January for years): the levels before it are the sum
+    of the sparse monthly changes before it, so a range far from the data costs its own months only
+    (a walk from the data to the year 9000 took 11.9 s on the event loop)."""
     months_with_data = sorted(k for k in totals if k.startswith("month|"))
     if not months_with_data:
         return []
@@ -416,9 +426,18 @@ def period_rows(totals: Mapping[str, Mapping[str, int]], granularity: str, start
     # A year's end levels are those at the end of its December, also for the running year: its
     # flows (new, churned, per group) compare the year's start with its end, so must its levels.
     through = (last[0], 12) if granularity == "year" else last
+    asked = _month_of(start, zone)
+    # The month before the first period asked for also carries levels (its "before" figures).
+    begin = max(first, _previous_month((asked[0], 1) if granularity == "year" else asked))
     level: dict[str, int] = {}
+    for key in months_with_data:
+        ym = (int(key[6:10]), int(key[11:13]))
+        if ym >= begin:
+            break
+        for m in LEVELS:
+            level[m] = level.get(m, 0) + totals[key].get(f"d_{m}", 0)
     at_end: dict[tuple[int, int], dict[str, int]] = {}  # month -> levels at its end
-    for ym in _months_between(first, through):
+    for ym in _months_between(begin, through):
         changes = totals.get(month_key(ym), {})
         for m in LEVELS:
             level[m] = level.get(m, 0) + changes.get(f"d_{m}", 0)

@@ -115,6 +115,18 @@ A2_T1 = dict(answered=4, answered_within_sl=3, handled=4, talk_ms=400_000, time_
 A3_T0 = dict(answered=5, answered_within_sl=5, handled=4, talk_ms=400_000, qa_count=1, qa_score_milli=70_000,
              time_on_contact_ms=600_000, time_after_contact_work_ms=300_000)
 
+# The same agents' work per queue (agentq series: contact measures only, no time in state), split
+# by hand so that each agent's queues sum to its series: a1 worked sales and support at 09:15.
+A1_SALES_T0 = dict(answered=2, answered_within_sl=1, wait_answered_ms=20_000, handled=2, talk_ms=200_000, acw_ms=40_000)
+A1_SUPPORT_T0 = dict(answered=1, answered_within_sl=1, wait_answered_ms=10_000, handled=1, talk_ms=100_000,
+                     acw_ms=20_000, csat_responses=1, csat_satisfied=1, csat_score_milli=5_000)
+TIME_IN_STATE = ("time_available_ms", "time_on_contact_ms", "time_after_contact_work_ms", "time_away_ms")
+
+
+def contact_part(counters: dict[str, int]) -> dict[str, int]:
+    """An agent bucket's contact measures (what agentq series hold)."""
+    return {k: v for k, v in counters.items() if k not in TIME_IN_STATE}
+
 
 @pytest.fixture
 def centre(store: ReadModelStore) -> ReadModelStore:
@@ -134,6 +146,11 @@ def centre(store: ReadModelStore) -> ReadModelStore:
     interval(store, "agent", "a2", T0, None, **A2_T0)
     interval(store, "agent", "a2", T1, None, **A2_T1)
     interval(store, "agent", "a3", T0, None, **A3_T0)
+    interval(store, "agentq", "a1\x1fsales", T0, None, **A1_SALES_T0)
+    interval(store, "agentq", "a1\x1fsupport", T0, None, **A1_SUPPORT_T0)
+    interval(store, "agentq", "a2\x1fsales", T0, None, **contact_part(A2_T0))
+    interval(store, "agentq", "a2\x1fsales", T1, None, **contact_part(A2_T1))
+    interval(store, "agentq", "a3\x1fsupport", T0, None, **contact_part(A3_T0))
     agent(store, "a1", "available", ["sales", "support"], "red", "hcm")
     agent(store, "a2", "on_contact", ["sales"], "red", "hn")
     agent(store, "a3", "after_contact_work", ["support"], "blue", "hcm")

@@ -59,3 +59,19 @@ def test_other_kinds_still_apply() -> None:
     store.apply(b"interval|queue|q|900", orjson.dumps({"kind": "interval", "c": {"offered": 1}, "max_wait_ms": None}))
     assert store.intervals[("queue", "q")][900]["c"] == {"offered": 1}
     assert store.rows_applied == 2 and store.recent == {}
+
+
+def test_the_centre_series_is_cached_until_an_interval_row_changes() -> None:
+    from tests.api.conftest import interval, make_settings
+
+    store = ReadModelStore(make_settings())
+    interval(store, "queue", "a", 900, None, offered=1)
+    interval(store, "queue", "b", 900, None, offered=2)
+    interval(store, "agent", "x", 900, None, answered=5)
+    first = store.centre_series()
+    assert first[900]["c"] == {"offered": 3} and store.centre_series() is first  # shared between requests
+    interval(store, "queue", "b", 1800, None, offered=4)
+    assert {s: b["c"] for s, b in store.centre_series().items()} == {900: {"offered": 3}, 1800: {"offered": 4}}
+    put_tombstone = store.apply
+    put_tombstone(b"interval|queue|a|900", None)
+    assert store.centre_series()[900]["c"] == {"offered": 2}

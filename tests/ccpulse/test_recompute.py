@@ -96,7 +96,8 @@ def test_lateness_is_judged_per_source_as_on_the_worker() -> None:
     fold = fold_records(settings, TOPICS, 0, records(contact), records(survey, first_timestamp=5), [])
     assert fold.rejected == {}
     late = fold_records(settings, TOPICS, 0, records([*contact, ev("contact.abandoned", T0 + 60, "c1")]), [], [])
-    assert late.rejected == {"late": 1}
+    # The late abandon is lost, and c1 (still waiting) is closed as expired rather than left waiting.
+    assert late.rejected == {"late": 1, "expired_open": 1}
 
 
 def test_a_duplicate_does_not_move_the_watermark() -> None:
@@ -118,9 +119,10 @@ def test_events_on_the_wrong_topic_are_rejected() -> None:
     assert fold.rejected == {"wrong_topic": 2} and fold.buckets == {}
 
 
-def test_a_contact_expires_after_its_retention_as_on_the_worker() -> None:
-    """A survey arriving after the contact was expired finds no contact (it never queued): not counted."""
-    settings = Settings(contact_retention_seconds=3600, lateness_seconds=300)
+def test_a_finished_contact_keeps_a_summary_for_late_surveys_then_is_forgotten() -> None:
+    """A survey after the finished contact's retention still counts (its summary is kept, for the right queue and
+    agent); one after the summary's time finds no contact (it never queued): not counted, as on the worker."""
+    settings = Settings(contact_retention_seconds=3600, lateness_seconds=300, contact_summary_days=3 / 24)
     life = [ev("contact.queued", T0, "c1", channel="voice", queue_id="q"), ev("contact.answered", T0 + 5, "c1", agent_id="a1"),
             ev("contact.ended", T0 + 60, "c1"), ev("contact.wrapped_up", T0 + 70, "c1")]
     later = [ev("contact.queued", T0 + s, f"o{s}", channel="voice", queue_id="q") for s in range(600, 8000, 600)]
@@ -128,13 +130,15 @@ def test_a_contact_expires_after_its_retention_as_on_the_worker() -> None:
     def sent_at_event_time(events: list[dict[str, Any]]) -> list[Record]:
         return [Record(i, int(parse_time(e["occurred_at"]) - T0), orjson.dumps(e)) for i, e in enumerate(events)]
 
-    def csat_after(seconds: float) -> int:
+    def csat_after(seconds: float) -> dict[str, int]:
         survey = [ev("survey.responded", T0 + seconds, "c1", survey="csat", score=5)]
         fold = fold_records(settings, TOPICS, 0, sent_at_event_time([*life, *later]), sent_at_event_time(survey), [])
-        return sum(b["c"].get("csat_responses", 0) for k, b in fold.buckets.items() if k.startswith("queue|"))
+        return {k.split("|")[0] + "|" + k.split("|")[1]: b["c"]["csat_responses"]
+                for k, b in fold.buckets.items() if b["c"].get("csat_responses")}
 
-    assert csat_after(1800) == 1  # within the retention: counted
-    assert csat_after(2 * 3600) == 0  # after it: the worker has deleted the contact
+    assert csat_after(1800) == {"queue|q": 1, "agent|a1": 1, "channel|voice": 1}  # all events kept
+    assert csat_after(2 * 3600) == {"queue|q": 1, "agent|a1": 1, "channel|voice": 1}  # from the summary
+    assert csat_after(4 * 3600) == {}  # 3 h after the contact's last event the summary is gone too
 
 
 def test_merged_buckets_sum_counters_and_keep_the_longest_waits() -> None:

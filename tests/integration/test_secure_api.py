@@ -99,3 +99,75 @@ def test_ingest_and_queue_scoped_tokens(stack_factory) -> None:
     snapshot = orjson.loads(data[len("data: "):])
     assert [q["queue_id"] for q in snapshot["queues"]] == ["sales"]
     assert b"support" not in data.encode() and snapshot["auth_disabled"] is False
+
+
+BILLING = "ccp_billing-client-token"
+
+
+def test_the_three_write_attacks_change_nothing(stack_factory) -> None:
+    """A billing-limited ingest token tries to re-staff a shared agent, to pull a sales contact into
+    billing with a bad score, and to score another queue's agent: each event is refused per event,
+    and afterwards every figure the admin sees is what it was."""
+    stack = stack_factory(tokens={ADMIN: ["read", "metrics", "ingest"],
+                                  BILLING: (["read", "ingest"], ["billing"])}).start(workers=1)
+    stack.wait_for(lambda: stack.get("/readyz").status_code == 200, timeout=60, what="the API to be ready")
+
+    def ev(n: str, type_: str, **fields: object) -> dict:
+        return {"event_id": n, "type": type_, "occurred_at": _now(), **fields}
+
+    # The admin's sources, straight to Kafka: a shared agent works sales, support and billing; a sales
+    # contact it handled got CSAT 5; a support agent handled a support contact.
+    stack.produce([ev("a-1", "agent.state_changed", agent_id="shared", state="available",
+                      queue_ids=["sales", "support", "billing"], team="red"),
+                   ev("a-2", "agent.state_changed", agent_id="sup-agent", state="available", queue_ids=["support"])])
+    stack.produce([ev("s-1", "contact.queued", contact_id="s-100", channel="voice", queue_id="sales"),
+                   ev("s-2", "contact.answered", contact_id="s-100", agent_id="shared"),
+                   ev("s-3", "contact.ended", contact_id="s-100"),
+                   ev("s-4", "contact.wrapped_up", contact_id="s-100"),
+                   ev("p-1", "contact.queued", contact_id="p-100", channel="voice", queue_id="support"),
+                   ev("p-2", "contact.answered", contact_id="p-100", agent_id="sup-agent")])
+    stack.produce([ev("s-5", "survey.responded", contact_id="s-100", survey="csat", score=5)])
+
+    def admin_view() -> dict:
+        recent = stack.get("/api/v1/contacts/recent", limit=500).json()["contacts"]
+        shared = stack.get("/api/v1/agents/shared").json()
+        sup = stack.get("/api/v1/agents/sup-agent/intervals").json()["intervals"]
+        sales = stack.get("/api/v1/queues/sales/intervals").json()["intervals"]
+        return {"contacts": sorted((c["contact_id"], c["queue_id"], c["csat"], c["agent_id"]) for c in recent),
+                "shared_queues": shared["queue_ids"], "shared_team": shared["team"],
+                "sup_qa": [(r["qa_count"], r["qa_score"]) for r in sup],
+                "sales": [(r["offered"], r["answered"], r["csat_responses"], r["csat"]) for r in sales]}
+
+    before = stack.wait_for(lambda: (lambda v: v if ("s-100", "sales", 5, "shared") in v["contacts"]
+                                     and v["sup_qa"] else None)(admin_view()),
+                            timeout=60, what="the admin's events to be processed")
+    assert stack.get("/api/v1/agents/sup-agent", token=BILLING).status_code == 404
+    assert stack.get("/api/v1/agents/shared", token=BILLING).json()["queue_ids"] == ["billing"]
+
+    attacks = [
+        ev("x-1", "agent.state_changed", agent_id="shared", state="available", queue_ids=["billing"]),  # 1
+        ev("x-2", "contact.queued", contact_id="s-100", channel="voice", queue_id="billing"),  # 2
+        ev("x-3", "survey.responded", contact_id="s-100", survey="csat", score=1),  # 2
+        ev("x-4", "contact.queued", contact_id="b-100", channel="voice", queue_id="billing"),  # legitimate
+        ev("x-5", "qa.evaluated", contact_id="b-100", agent_id="sup-agent", score=5),  # 3
+    ]
+    response = _post(stack, attacks, BILLING)
+    assert response.status_code == 202, response.text
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["rejected", "rejected", "rejected", "accepted", "rejected"]
+    assert {r["reason"] for r in results if r["status"] == "rejected"} == {"out_of_scope"}
+
+    # The legitimate event is processed, so everything before it in the pipeline was too.
+    stack.wait_for(lambda: any(c["contact_id"] == "b-100" for c in
+                               stack.get("/api/v1/contacts/recent", token=BILLING).json()["contacts"]),
+                   timeout=60, what="the billing contact to show")
+    after = admin_view()
+    after["contacts"] = [c for c in after["contacts"] if c[0] != "b-100"]
+    assert after == before
+    billing_recent = stack.get("/api/v1/contacts/recent", token=BILLING).json()["contacts"]
+    assert [c["contact_id"] for c in billing_recent] == ["b-100"]
+    # Nothing reached an event topic for the refused events: only the dead-letter topic has them.
+    values = {m.value for topic in (stack.settings.topics.agent_events, stack.settings.topics.contact_events,
+                                    stack.settings.topics.survey_events) for m in stack.topic_messages(topic)}
+    for index in (0, 1, 2, 4):
+        assert orjson.dumps(attacks[index]) not in values

@@ -108,6 +108,24 @@ def test_id_length_limit() -> None:
     assert len(event.contact_id) == 128
 
 
+@pytest.mark.parametrize("field, value", [
+    ("contact_id", "c\x001"), ("contact_id", "c-1\n=HYPERLINK(\"x\")"), ("queue_id", "billing\t"),
+    ("event_id", "\x1b[31mred"), ("queue_id", "del\x7f"), ("customer_id", "c1\u0085"),
+])
+def test_ids_with_control_characters_are_invalid_id(field: str, value: str) -> None:
+    assert reason_of(encode({**QUEUED, field: value})) == "invalid_id"
+
+
+def test_invalid_id_covers_lists_of_ids_and_keeps_printable_unicode() -> None:
+    state = {"type": "agent.state_changed", "event_id": "e", "occurred_at": "2024-05-01T09:00:00Z",
+             "agent_id": "a1", "state": "available"}
+    assert reason_of(encode({**state, "queue_ids": ["billing", "sales\r"]})) == "invalid_id"
+    # Printable text, including non-Latin scripts, spaces and formula-like text, stays valid (the CSV
+    # export neutralises formulas; the contract does not guess at intent).
+    for ok in ("Nguyễn Văn A", "agent 7", "=SUM(1)", "q@acme"):
+        assert decode_event(encode({**state, "agent_id": ok})).agent_id == ok
+
+
 def test_extra_fields_are_ignored() -> None:
     """Producers may add fields before the contract names them; they must not be rejected."""
     event = decode_event(encode({**QUEUED, "ivr_path": ["main", "billing"], "x-vendor": {"a": 1}}))

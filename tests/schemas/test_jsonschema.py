@@ -27,7 +27,7 @@ SCHEMA_DIR = ROOT / "schemas" / "json"
 REASONS = (
     "not_json", "not_object", "empty", "unknown_type", "missing_type", "schema_violation", "invalid_timestamp",
     "score_out_of_scale", "duplicate", "late", "unknown_contact", "impossible_transition", "wrong_topic",
-    "currency_mismatch", "invalid_rating",
+    "currency_mismatch", "invalid_rating", "invalid_id",
 )
 
 

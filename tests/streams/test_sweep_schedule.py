@@ -14,21 +14,24 @@ from ccpulse.settings import Settings
 from streams.processing import ContactProcessor
 from streams.schedule import FULL_WALK_EVERY
 
-LATENESS, KEEP = 60.0, 600.0
+LATENESS, KEEP, OPEN = 60.0, 600.0, 864.0  # OPEN: a voice contact's open-expiry limit (0.01 days)
 
 
 def processor(contacts: dict) -> ContactProcessor:
-    settings = Settings(auth_enabled=False, lateness_seconds=LATENESS, contact_retention_seconds=KEEP)
+    settings = Settings(auth_enabled=False, lateness_seconds=LATENESS, contact_retention_seconds=KEEP,
+                        open_contact_expiry_days={"voice": 0.01})
     return ContactProcessor(settings, contacts, {}, None, None, None, None)  # type: ignore[arg-type]
 
 
 def due(state: dict, mark: float) -> bool:
-    """What the sweep acts on (ContactProcessor.sweep): due to settle, or to expire."""
+    """What the sweep acts on (ContactProcessor.sweep): due to settle, or (the lateness bound after) to expire an
+    open contact (OPEN after its last event), or to compact a finished one (KEEP after its last event)."""
     last = state["last_t"]
-    return (mark >= last + LATENESS and not state.get("settled")) or mark >= last + KEEP
+    limit = OPEN if state.get("open") else KEEP
+    return (mark >= last + LATENESS and not state.get("settled")) or mark >= last + limit + LATENESS
 
 
-write = st.tuples(st.just("write"), st.integers(0, 7), st.integers(0, 1), st.floats(0, 3000), st.booleans())
+write = st.tuples(st.just("write"), st.integers(0, 7), st.integers(0, 1), st.floats(0, 3000), st.booleans(), st.booleans())
 sweep = st.tuples(st.just("sweep"), st.integers(0, 1), st.floats(0, 200))
 
 
@@ -40,13 +43,14 @@ def test_a_sweep_finds_every_contact_due(ops) -> None:
     marks = {0: 0.0, 1: 0.0}
     for op in ops:
         if op[0] == "write":  # a batch wrote this contact's state (its event time only moves on)
-            _, n, partition, at, settled = op
+            _, n, partition, at, settled, is_open = op
             cid = f"c{n}"
             old = contacts.get(cid)
             if old is not None and old["p"] != partition:
                 continue  # a contact lives on one partition
-            state = {"p": partition, "last_t": max(at, old["last_t"] if old else 0.0), "events": [],
-                     "settled": settled or bool(old and old.get("settled"))}
+            last = max(at, old["last_t"] if old else 0.0)
+            state = {"p": partition, "last_t": last, "events": [{"id": "e", "type": "contact.queued", "t": last}],
+                     "settled": settled or bool(old and old.get("settled")), "open": is_open, "channel": "voice"}
             contacts[cid] = state
             p._schedule(cid, state)
         else:
@@ -58,8 +62,8 @@ def test_a_sweep_finds_every_contact_due(ops) -> None:
             assert wanted <= set(candidates)
             # what the sweep does with them: expire, or settle and look again later
             for cid, state in candidates.items():
-                if mark >= state["last_t"] + KEEP:
-                    del contacts[cid]
+                if mark >= state["last_t"] + (OPEN if state.get("open") else KEEP) + LATENESS:
+                    del contacts[cid]  # (expired or compacted: what matters here is that it was found)
                     continue
                 if mark >= state["last_t"] + LATENESS:
                     state = contacts[cid] = {**state, "settled": True}
