@@ -19,8 +19,9 @@ What the generator keeps within the documented contract (docs/events.md, the ord
 * Two events of one contact whose true order could not be told apart by the rule are never
   stamped closer than the skew tolerance. By the rule, in every state the valid next steps come
   from one source (idle: ``queued``; waiting: answered/abandoned/flowed_out; handling:
-  transferred/ended; ACW: wrapped_up), so the source's own order settles ties. The exceptions are
-  kept apart: a re-queue into the same queue (never a valid step while waiting) and a survey.
+  transferred/ended; ACW: wrapped_up), so the source's own order settles ties. A survey is kept
+  apart; so is a re-queue into the same queue, except in the property that puts it in the same
+  second as the answer or abandon that follows it (both ACD events, in the ACD's order).
 * Clock skew and truncation never invert two events by the tolerance or more: with a 1 s
   tolerance a whole-second source may run ahead of a millisecond source by under a second, or
   both may truncate on one clock (see ``_clocks``).
