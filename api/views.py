@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ccpulse.csv_safety import csv_cell
 from ccpulse.domain.buckets import interval_figures, longest_wait, merge_buckets, rollup, sum_counters
 from ccpulse.domain.intervals import BUCKET_SECONDS, bucket_start, bucket_starts, interval_end, interval_start, iso
 from ccpulse.domain.live import queue_live
@@ -349,20 +350,6 @@ def agent_view(row: dict[str, Any], now: float) -> dict[str, Any]:
 
 
 # ---- exports -------------------------------------------------------------------------------------
-#: What a spreadsheet reads as the start of a formula (OWASP "CSV injection").
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: Any) -> Any:
-    """A CSV cell that a spreadsheet shows as text: a text starting like a formula gets a leading
-    ``'`` (OWASP). Numbers stay numbers (a negative MRR growth is -0.05, not text); null is empty."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
 def csv_text(id_column: str, entity_id: str | None, fields: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
     """CSV of interval rows: a header (``id_column`` then ``fields``), one line per row; null is empty.
     Every text cell goes through :func:`csv_cell`."""

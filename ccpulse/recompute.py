@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from pydantic import ValidationError
 
+from ccpulse.csv_safety import csv_cell
 from ccpulse.domain.batch import PartitionFold, apply_fcr, merge_bucket_sets, merge_fcr
 from ccpulse.domain.intervals import BUCKET_SECONDS, iso, parse_time, split_bucket_key
 from ccpulse.settings import Settings
@@ -576,7 +577,7 @@ def write_csv(diff: Diff, stream: Any) -> None:
         return "" if value is None else value
 
     for r in diff.rows:
-        writer.writerow([r["dimension"], r["id"], r["interval_start"], r["interval_end"], r["status"],
+        writer.writerow([r["dimension"], csv_cell(r["id"]), r["interval_start"], r["interval_end"], r["status"],
                          ";".join(r["changed"]),
                          *(cell(r[which], f) for f in diff.fields for which in ("current", "recomputed"))])
 

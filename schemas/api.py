@@ -366,6 +366,9 @@ class IngestResult(BaseModel):
     reason: str | None = Field(default=None, description="Why it was rejected (the dead-letter reason).",
                                examples=["score_out_of_scale"])
     message: str | None = Field(default=None, examples=["score: 9 is outside the csat scale 1..5"])
+    code: int = Field(default=202, description="The event's own HTTP-style status: 202 accepted, 403 refused to "
+                      "this token (`out_of_scope`: it touches data outside the token's queues), 422 not a valid "
+                      "event of the contract.", examples=[403])
     topic: str | None = Field(default=None, description="Where an accepted event was written.",
                               examples=["cc.survey-events"])
     partition: int | None = None

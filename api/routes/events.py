@@ -108,7 +108,7 @@ async def ingest_events(request: Request, principal: Principal = Depends(get_pri
         for index, item in enumerate(items):
             raw = orjson.dumps(item)
             event_id = item.get("event_id") if isinstance(item, dict) and isinstance(item.get("event_id"), str) else None
-            result: dict[str, Any] = {"index": index, "event_id": event_id, "status": "accepted"}
+            result: dict[str, Any] = {"index": index, "event_id": event_id, "status": "accepted", "code": 202}
             try:
                 event = decode_event(raw)
                 problem = scope.problem(event)
@@ -116,7 +116,8 @@ async def ingest_events(request: Request, principal: Principal = Depends(get_pri
                     raise EventRejected("out_of_scope", problem)
                 scope.accepted(event)
             except EventRejected as exc:
-                result.update(status="rejected", reason=exc.reason, message=exc.message)
+                result.update(status="rejected", reason=exc.reason, message=exc.message,
+                              code=403 if exc.reason == "out_of_scope" else 422)
                 record = deadletter_record(raw=raw, key=None, topic=INGEST_SOURCE, partition=-1, offset=index,
                                            reason=exc.reason, message=f"{exc.message} (token {principal.name!r})",
                                            event_id=event_id)

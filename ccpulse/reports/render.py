@@ -21,6 +21,7 @@ import json
 from importlib import resources
 from typing import Any
 
+from ccpulse.csv_safety import csv_cell
 from ccpulse.reports.model import Chart, Column, Report, Table
 
 __all__ = ["CHART_JS_VERSION", "CSV_COLUMNS", "csv_rows", "to_csv", "to_html"]
@@ -43,7 +44,7 @@ def csv_rows(report: Report) -> list[tuple[str, str, str, str, str, str]]:
     for section, table in report.tables():
         for row in table.rows:
             for column in table.columns:
-                out.append((section.id, table.id, row.entity, column.metric, row.period,
+                out.append((section.id, table.id, csv_cell(row.entity), column.metric, row.period,
                             _csv_value(row.values.get(column.metric))))
     return out
 

@@ -66,6 +66,7 @@ def test_attack_1_restaffing_a_shared_agent_is_refused(setup) -> None:
                           _event(2, "agent.state_changed", agent_id="shared", state="away")])
     assert [r["status"] for r in body["results"]] == ["rejected", "rejected"]
     assert {r["reason"] for r in body["results"]} == {"out_of_scope"}
+    assert {r["code"] for r in body["results"]} == {403}
     assert "not staffed on this token's queues alone" in body["results"][0]["message"]
     assert _event_topics(producer) == []  # nothing reaches the agent topic; the refusals are dead letters
     assert len(producer.sent) == 2
@@ -109,6 +110,7 @@ def test_the_same_token_still_writes_its_own_tenant(setup) -> None:
         _event(6, "agent.state_changed", agent_id="new-agent", state="available", queue_ids=["billing"]),
     ])
     assert [r["status"] for r in body["results"]] == ["accepted"] * 6, body
+    assert {r["code"] for r in body["results"]} == {202}
     assert _event_topics(producer) == ["cc.contact-events", "cc.contact-events", "cc.survey-events",
                                        "cc.survey-events", "cc.agent-events", "cc.agent-events"]
     # A later request about the contact it queued passes before the worker has published it.
