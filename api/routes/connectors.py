@@ -99,13 +99,15 @@ async def _flush(sink: Sink, request: Request) -> None:
                403: {"model": ErrorResponse, "description": "Missing or wrong X-Twilio-Signature"},
                413: {"model": ErrorResponse, "description": "Body larger than 64 KiB"},
                422: {"model": ErrorResponse, "description": "Signed, but not a callback ccpulse can map (dead-lettered)"},
-               503: {"model": ErrorResponse, "description": "Not configured, or Kafka unreachable"}},
+               404: {"model": ErrorResponse, "description": "Not configured (CCPULSE_CONNECTORS__TWILIO_AUTH_TOKEN unset)"},
+               503: {"model": ErrorResponse, "description": "Kafka unreachable: Twilio retries"}},
 )
 async def twilio_taskrouter(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     token = settings.connectors.twilio_auth_token
     if not token:
-        raise HTTPException(503, "Twilio callbacks are not configured: set CCPULSE_CONNECTORS__TWILIO_AUTH_TOKEN "
+        # The endpoint is off until configured: a 404 (not a 5xx — nothing failed) that names the fix.
+        raise HTTPException(404, "Twilio callbacks are not configured: set CCPULSE_CONNECTORS__TWILIO_AUTH_TOKEN "
                                  "to the account's auth token")
     body = await _body(request, TWILIO_MAX_BODY)
     params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))

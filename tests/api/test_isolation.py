@@ -47,7 +47,8 @@ VISIBLE = {"queue-limited": {"queue_id": {"sales"}, "agent_id": {"s1", "x1"}, "t
            "group-limited": {"queue_id": {"sales", "outlet"}, "agent_id": {"s1", "x1"}, "team": {"red"},
                              "channel": {"voice", "chat"}}}
 #: Routes authenticated otherwise than by an API token (probes; the signed rating callback).
-NOT_TOKEN_ROUTES = {("get", "/healthz"), ("get", "/readyz"), ("post", "/api/v1/callbacks/rating")}
+NOT_TOKEN_ROUTES = {("get", "/healthz"), ("get", "/readyz"), ("post", "/api/v1/callbacks/rating"),
+                    ("post", "/api/v1/connectors/twilio/taskrouter")}  # signed by Twilio (X-Twilio-Signature), no token
 #: Centre-wide customer data: refused to every queue-limited token.
 CENTRE_WIDE = {("get", "/api/v1/retention")}
 #: The scope each route needs.

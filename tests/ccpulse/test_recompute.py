@@ -136,8 +136,8 @@ def test_a_finished_contact_keeps_a_summary_for_late_surveys_then_is_forgotten()
         return {k.split("|")[0] + "|" + k.split("|")[1]: b["c"]["csat_responses"]
                 for k, b in fold.buckets.items() if b["c"].get("csat_responses")}
 
-    assert csat_after(1800) == {"queue|q": 1, "agent|a1": 1, "channel|voice": 1}  # all events kept
-    assert csat_after(2 * 3600) == {"queue|q": 1, "agent|a1": 1, "channel|voice": 1}  # from the summary
+    assert csat_after(1800) == {"queue|q": 1, "agent|a1": 1, "agentq|a1\x1fq": 1, "channel|voice": 1}  # all events kept
+    assert csat_after(2 * 3600) == {"queue|q": 1, "agent|a1": 1, "agentq|a1\x1fq": 1, "channel|voice": 1}  # from the summary
     assert csat_after(4 * 3600) == {}  # 3 h after the contact's last event the summary is gone too
 
 

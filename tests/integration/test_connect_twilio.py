@@ -89,4 +89,4 @@ def test_taskrouter_callbacks_signed_and_unsigned(stack_factory) -> None:
 def test_taskrouter_endpoint_is_off_without_an_auth_token(stack_factory) -> None:
     stack = stack_factory().start(workers=0)
     response = _post(stack, day.CALLBACKS[3], "x")
-    assert response.status_code == 503 and "CCPULSE_CONNECTORS__TWILIO_AUTH_TOKEN" in response.json()["detail"]
+    assert response.status_code == 404 and "CCPULSE_CONNECTORS__TWILIO_AUTH_TOKEN" in response.json()["detail"]
