@@ -416,6 +416,8 @@ class ContactProcessor(_Processor):
         mark = marks.get(src, self.watermarks.get(src, 0.0))
         again = self.handled_before(ev)
         event, reason = await self.check(ev, mark, agent_topic=False, again=again)
+        if again:  # a sweep may have numbered its messages after this one, whatever it holds (even poison)
+            self._resend_swept(ev, states, writer)
         if event is None or isinstance(event, AgentStateChanged) or reason not in (None, "late"):
             return
         cid = event.contact_id
@@ -423,10 +425,10 @@ class ContactProcessor(_Processor):
         state["out"] = list(state.get("out", ()))
         if again:
             # Handled before: re-send what its handling stored (its own step, or a late step's closing),
-            # in this event's place in the order; then the sweep's that came after it.
+            # in this event's place in the order (the sweep's, numbered after it, were queued above:
+            # the interval side keeps them apart by number, per bucket).
             if self._resend(cid, state, src, msg.offset):
                 states[cid], writer[cid] = state, ev
-            self._resend_swept(ev, states, writer)
             if any(r["id"] == event.event_id for r in state["events"]) or is_late(event.at, mark, self.settings.lateness_seconds):
                 return  # in the state already, or handled long ago (its contact has settled or expired since)
         rec = event_record(event, msg.value, src, msg.offset)

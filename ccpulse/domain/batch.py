@@ -1,10 +1,11 @@
 """Batch drivers over the domain core: fold raw messages without Kafka or Faust.
 
 :class:`PartitionFold` applies, to the messages of one partition number, exactly the rules
-the live worker applies to them (``streams/processing.py``), calling the same functions in
-the same order: the input check (decode, topic, lateness against the per-source watermark),
-the contact fold and its contribution deltas, agent time in state, contact expiry, and the
-per-source high-water marks of the interval buckets. ``ccpulse recompute`` runs one per
+the live worker applies to them (``streams/processing.py``): both drive the one implementation
+in ``ccpulse.domain.entity`` — the input check (decode, topic, lateness against the per-source
+watermark), a contact's step and its contribution deltas, a late step closing an open contact,
+agent time in state, the sweep (settle, expire, compact, delete) by the same judging watermark,
+and the numbering the interval buckets' per-source high-water marks go by. ``ccpulse recompute`` runs one per
 partition; :func:`fold_messages` runs one over a plain list (tests, one source).
 
 First-contact resolution crosses partitions (a customer's contacts live on any of them), so

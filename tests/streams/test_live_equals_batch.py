@@ -252,7 +252,9 @@ async def _crash_in_sweep_then_redeliver(records: list[Record]) -> tuple[dict[st
     return lost, buckets
 
 
-def test_what_a_sweep_sends_survives_a_crash_before_it_was_sent() -> None:
+@pytest.mark.parametrize("last", ["event", "poison"])
+def test_what_a_sweep_sends_survives_a_crash_before_it_was_sent(last: str) -> None:
+    """``last``: what the batch's last message (the one the sweep numbers its messages after) is."""
     start = parse_time("2026-03-02T09:00:00Z")
     events = [ev("queued", start, "w1", channel="voice", queue_id="q1")]
     t = start + 600
@@ -260,6 +262,8 @@ def test_what_a_sweep_sends_survives_a_crash_before_it_was_sent() -> None:
         events += call(f"t{int(t)}", t)
         t += 3600
     records = split(events)[TOPICS.contact_events]
+    if last == "poison":
+        records.append(Record(len(records), records[-1].timestamp, b"not json"))
     lost, buckets = asyncio.run(_crash_in_sweep_then_redeliver(records))
     expired = {k: b["c"]["expired"] for k, b in buckets.items() if b["c"].get("expired")}
     assert not any(c.get("expired") for c in lost.values())  # the crash lost the expiry's delta ...
