@@ -125,7 +125,7 @@ def test_recompute_with_unchanged_settings_reproduces_the_live_rows(stack_factor
     lines = list(csv.DictReader(out.open()))
     assert lines and {line["status"] for line in lines} == {"same"}
     assert {line["interval_start"] for line in lines} == set(CLOSED)  # the open 08:45 interval is left alone
-    assert {line["dimension"] for line in lines} == {"queue", "channel", "agent"}
+    assert {line["dimension"] for line in lines} == {"queue", "channel", "agent", "agentq"}
     assert "(18 rejected at input" in dry.stderr, dry.stderr  # the 12 duplicates and 6 late events, as live
     assert all(line["current_offered"] == line["recomputed_offered"] for line in lines)
     assert generation_records(stack) == 0
@@ -135,7 +135,7 @@ def test_recompute_with_unchanged_settings_reproduces_the_live_rows(stack_factor
     assert done.returncode == 0, done.stderr
     assert "published generation" in done.stderr and "(0 differ" in done.stderr, done.stderr
     [marker] = generation_markers(stack)
-    assert (marker["from"], marker["to"], marker["dimensions"]) == (parse_time(FROM), parse_time(OPEN), ["queue", "channel", "agent"])
+    assert (marker["from"], marker["to"], marker["dimensions"]) == (parse_time(FROM), parse_time(OPEN), ["queue", "channel", "agent", "agentq"])
     assert marker["rows"] == len(lines)
     restart_api(stack)
     assert interval_rows(stack, events) == rows
