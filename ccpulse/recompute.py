@@ -539,8 +539,11 @@ def diff_rows(before: ReadModelStore, after: ReadModelStore, scope: Scope) -> Di
     from api.views import entity_rows
 
     out = Diff()
+    # The series the API serves as rows of their own; per-(agent, queue) buckets are published too,
+    # but served only summed into their agent's rows, which are compared.
+    served = ("queue", "channel", "agent")
     series = {key for store in (before, after) for key in store.intervals
-              if key[0] in scope.dimensions and (scope.queues is None or key[1] in scope.queues)}
+              if key[0] in scope.dimensions and key[0] in served and (scope.queues is None or key[1] in scope.queues)}
     for dimension, entity in sorted(series):
         was = {r["interval_start"]: r for r in entity_rows(before, dimension, entity, "15m", scope.start, scope.end)}
         now = {r["interval_start"]: r for r in entity_rows(after, dimension, entity, "15m", scope.start, scope.end)}
