@@ -135,7 +135,7 @@ def test_recompute_with_unchanged_settings_reproduces_the_live_rows(stack_factor
     assert done.returncode == 0, done.stderr
     assert "published generation" in done.stderr and "(0 differ" in done.stderr, done.stderr
     [marker] = generation_markers(stack)
-    assert (marker["from"], marker["to"], marker["dimensions"]) == (parse_time(FROM), parse_time(OPEN), ["queue", "channel", "agent"])
+    assert (marker["from"], marker["to"], marker["dimensions"]) == (parse_time(FROM), parse_time(OPEN), ["queue", "channel", "agent", "agentq"])
     assert marker["rows"] == len(lines)
     restart_api(stack)
     assert interval_rows(stack, events) == rows
