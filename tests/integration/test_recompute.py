@@ -136,7 +136,10 @@ def test_recompute_with_unchanged_settings_reproduces_the_live_rows(stack_factor
     assert "published generation" in done.stderr and "(0 differ" in done.stderr, done.stderr
     [marker] = generation_markers(stack)
     assert (marker["from"], marker["to"], marker["dimensions"]) == (parse_time(FROM), parse_time(OPEN), ["queue", "channel", "agent", "agentq"])
-    assert marker["rows"] == len(lines)
+    # every diffed row, and the per-(agent, queue) rows (published, served only summed into their agent's)
+    assert marker["rows"] == len(lines) + sum(
+        1 for m in stack.topic_messages(stack.settings.topics.read_model)
+        if m.key.startswith(b"recomputed|") and b"|interval|agentq|" in m.key and m.value is not None)
     restart_api(stack)
     assert interval_rows(stack, events) == rows
     assert settled_figures(stack, events, want=figures, timeout=60) == figures
