@@ -539,6 +539,7 @@ def diff_rows(before: ReadModelStore, after: ReadModelStore, scope: Scope) -> Di
     from api.views import entity_rows
 
     out = Diff()
+    # Per-(agent, queue) rows are compared too: a queue-limited token is served their sums.
     series = {key for store in (before, after) for key in store.intervals
               if key[0] in scope.dimensions and (scope.queues is None or key[1] in scope.queues)}
     for dimension, entity in sorted(series):

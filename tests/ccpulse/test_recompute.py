@@ -282,3 +282,11 @@ def test_a_date_means_midnight_in_the_time_zone() -> None:
     assert iso(_resolve_time(_time("2026-03-02"), zone)) == "2026-03-01T17:00:00Z"
     assert _resolve_time(_time("2026-03-02T08:00:00Z"), zone) == parse_time("2026-03-02T08:00:00Z")
     assert timedelta(seconds=_resolve_time(_time("2026-03-03"), zone) - _resolve_time(_time("2026-03-02"), zone)) == timedelta(days=1)
+
+
+def test_the_whole_centre_diff_compares_agent_rows_and_per_queue_agent_rows() -> None:
+    """A queue-limited token is served the sums of per-(agent, queue) rows: the diff compares them too."""
+    existing = [live_row("agent|a1|0", answered=1), live_row("agentq|a1\x1fq|0", answered=1)]
+    after = [live_row("agent|a1|0", answered=2), live_row("agentq|a1\x1fq|0", answered=2)]
+    diff = diff_rows(store_with(Settings(), *existing), store_with(Settings(), *after), Scope(0, 900))
+    assert [(r["dimension"], r["id"], r["status"]) for r in diff.rows] == [("agent", "a1", "changed"), ("agentq", "a1\x1fq", "changed")]
