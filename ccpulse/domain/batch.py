@@ -126,7 +126,9 @@ class PartitionFold:
     def contact_event(self, event: Event, raw: bytes, src: str, offset: int) -> str | None:
         assert not isinstance(event, AgentStateChanged)
         cid = event.contact_id
-        change = self.rules.on_event(cid, self.contacts.get(cid), event_record(event, raw, src, offset))
+        judging = judging_mark((max(self.marks.get(s, event.at), event.at) if s == src else self.marks.get(s), self.read_to_end(s))
+                               for s in sorted(self.contact_sources | {src}))
+        change = self.rules.on_event(cid, self.contacts.get(cid), event_record(event, raw, src, offset), judging)
         if change.status == "duplicate":
             return "duplicate"  # the watermark stays where it was
         self.marks[src] = max(self.marks.get(src, 0.0), event.at)

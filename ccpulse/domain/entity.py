@@ -207,18 +207,23 @@ class ContactRules:
     def on_event(self, cid: str, state: Mapping[str, Any] | None, rec: dict[str, Any], judging: float = 0.0) -> Change:
         """Add an accepted event record (:func:`~ccpulse.domain.contact.event_record`) to the contact.
 
-        ``judging``: the partition's judging watermark; when it is the lateness bound past the contact's
-        last event, the contact settles now (its anomalies are final).
+        ``judging``: the partition's judging watermark, this event's source counted at this event's time.
+        When it is the lateness bound past the contact's last event, the contact settles now (its
+        anomalies are final).
         """
         current: dict[str, Any] = dict(state) if state else _new_state()
         for existing in current["events"]:
             if existing["id"] == rec["id"]:
                 same = existing["src"] == rec["src"] and existing["off"] == rec["off"]
                 return Change(current, status="redelivered" if same else "duplicate")
-        # Transitions due at or before this event happen first (as the sweep would have done).
+        # Transitions due at or before this event happen first (as the sweep would have done), once
+        # every source of the partition has reached them: a survey topic read ahead of its contact
+        # topic must not drop a survey-only state as "never queued" before the contact's events,
+        # still unread, arrive (a survey 3 days after the call was lost that way).
         before = Change(current)
         at = float(rec["t"])
-        while current["events"] and at >= self.due_at(current):
+        horizon = min(at, judging)
+        while current["events"] and horizon >= self.due_at(current):
             if current.get("open") and rec["type"] in _NOT_LIFECYCLE:
                 break  # a survey does not expire an open contact; the sweep does
             was = self.due_at(current), current.get("compact"), current.get("open")

@@ -125,18 +125,23 @@ def test_long_lived_contacts_end_to_end_and_recompute_agrees(stack_factory, tmp_
     monday = {"start": f"{MON}T00:00:00Z", "end": "2026-03-10T00:00:00Z"}
     week = {"start": "2026-03-06T00:00:00Z", "end": "2026-03-15T00:00:00Z"}
 
+    def intervals(path: str, **params: str) -> list[dict]:
+        response = stack.get(path, granularity="1d", **params)
+        assert response.status_code == 200, (path, response.status_code, response.text)
+        return response.json()["intervals"]
+
     def settled() -> bool:
-        rows = stack.get("/api/v1/queues/eq/intervals", granularity="1d", **monday).json()["intervals"]
+        rows = intervals("/api/v1/queues/eq/intervals", **monday)
         if len(rows) != 1:
             return False
         email = rows[0]
-        q1 = stack.get("/api/v1/queues/q1/intervals", granularity="1d", **week).json()["intervals"]
-        a1 = stack.get("/api/v1/agents/a1/intervals", granularity="1d", **week).json()["intervals"]
+        q1 = intervals("/api/v1/queues/q1/intervals", **week)
+        a1 = intervals("/api/v1/agents/a1/intervals", **week)
         return ((email["answered"], email["handled"], email["asa_seconds"], email["aht_seconds"]) == (1, 1, 227_700.0, 2_100.0)
                 and sum(r["qa_count"] for r in q1) == 1 and sum(r["qa_count"] for r in a1) == 1
                 and sum(r["csat_responses"] for r in a1) == 1)
 
-    stack.wait_for(settled, timeout=180, what="the weekend email on Monday and the QA five days later")
+    stack.wait_for(settled, timeout=180, what="the weekend email on Monday, the CSAT three days and the QA five days later")
     [saturday] = stack.get("/api/v1/queues/q1/intervals", granularity="1d", start="2026-03-14T00:00:00Z",
                            end="2026-03-15T00:00:00Z").json()["intervals"]
     assert (saturday["qa_count"], saturday["qa_score"]) == (1, 0.9)

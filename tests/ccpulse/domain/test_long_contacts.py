@@ -229,6 +229,28 @@ def test_a_survey_waiting_unread_keeps_its_contact_from_being_compacted() -> Non
     assert "k3" not in fold.contacts  # read to its end: the newer watermark, 4 h on (summary kept 72 min)
 
 
+def test_a_survey_topic_read_ahead_of_its_contact_topic_loses_no_survey() -> None:
+    """The survey topic (two messages) is read whole before the contact topic: the CSAT 3 days after
+    the call and the QA 5 days after wait in a survey-only state until the call's events arrive.
+    Before, the QA's arrival dropped the survey-only state as "never queued", silently."""
+    unread = {"contacts:0"}
+    fold = PartitionFold(Settings(lateness_seconds=300), read_to_end=lambda src: src not in unread)
+    fold.contact_sources.update({"contacts:0", "surveys:0"})  # both topics known, as the worker and recompute know them
+    start = at(MON, "09:00:00")
+    fold.message(orjson.dumps(ev("responded", start + 3 * 86400, "k1", survey="csat", score=5)), "surveys:0", 0, False)
+    fold.message(orjson.dumps(ev("evaluated", start + 5 * 86400, "k1", agent_id="a1", score=0.9)), "surveys:0", 1, False)
+    stream = by_time([*call("k1", start, queue="q1", agent="a1"), *traffic(start + 1800, start + 5 * 86400 + 3600, every=3 * 3600)])
+    for n, e in enumerate(stream):
+        if n == len(stream) - 1:
+            unread.clear()
+        fold.message(orjson.dumps(e), "contacts:0", n, False)
+    result = BatchResult(buckets=fold.buckets)
+    q1, a1 = figures(result, "queue", "q1"), figures(result, "agent", "a1")
+    assert (q1["answered"], q1["csat_responses"], q1["csat"], q1["qa_count"]) == (1, 1, 1.0, 1)
+    assert (a1["csat_responses"], a1["qa_count"], a1["qa_score"]) == (1, 1, 0.9)
+    assert figures(result, "queue", "q1", "2026-03-12")["csat_responses"] == 1  # Thursday, the day it was given
+
+
 # ---- edge cases of the lifetimes -------------------------------------------------------------------
 def test_a_contact_queued_again_after_it_expired_can_expire_again() -> None:
     start = at(MON, "09:00:00")
