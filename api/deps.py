@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
+import orjson
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
@@ -107,6 +108,21 @@ async def bounded_body(request: Request, limit: int) -> bytes:
             raise too_large
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def json_batch(body: bytes, limit: int, what: str) -> list[Any]:
+    """A JSON body of one object or an array of up to ``limit`` of them (``what``: "event object",
+    "record", ... for the 4xx details), as a list."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise HTTPException(400, f"body is not JSON: {exc}"[:300]) from None
+    items = data if isinstance(data, list) else [data]
+    if not items:
+        raise HTTPException(422, f"empty batch: send one {what} or a JSON array of {what}s")
+    if len(items) > limit:
+        raise HTTPException(413, f"batch too large: at most {limit} {what.split()[0]}s per request")
+    return items
 
 
 def _size(limit: int) -> str:

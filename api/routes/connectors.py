@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from twilio.request_validator import RequestValidator
 
 from api.auth import Principal
-from api.deps import get_principal, require
+from api.deps import get_principal, json_batch, require
 from api.routes.events import Ingest
 from api.writes import WriteScope
 from ccpulse.connectors import Rejected
@@ -167,16 +167,7 @@ class ConnectorResponse(BaseModel):
 )
 async def amazon_connect(request: Request, principal: Principal = Depends(get_principal)) -> dict[str, Any]:
     require(principal, "ingest")
-    body = await _body(request, AMAZON_MAX_BODY)
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise HTTPException(400, f"body is not JSON: {exc}"[:300]) from None
-    items = data if isinstance(data, list) else [data]
-    if not items:
-        raise HTTPException(422, "empty batch: send one record or a JSON array of records")
-    if len(items) > AMAZON_MAX_RECORDS:
-        raise HTTPException(413, f"batch too large: at most {AMAZON_MAX_RECORDS} records per request")
+    items = json_batch(await _body(request, AMAZON_MAX_BODY), AMAZON_MAX_RECORDS, "record")
     settings: Settings = request.app.state.settings
     scope = WriteScope(principal.queues, request.app.state.store, request.app.state.contact_owners)
     sink = await _sink(request, AMAZON_CONNECT_SOURCE)

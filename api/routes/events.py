@@ -19,7 +19,7 @@ from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from api.auth import Principal
-from api.deps import bounded_body, get_principal, require
+from api.deps import bounded_body, get_principal, json_batch, require
 from api.writes import WriteScope
 from ccpulse.kafka import KafkaUnreachable, start_producer, topic_for_type
 from ccpulse.settings import Settings
@@ -62,19 +62,6 @@ class Ingest:
             self._producer = None
 
 
-def _elements(body: bytes) -> list[Any]:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise HTTPException(400, f"body is not JSON: {exc}"[:300]) from None
-    items = data if isinstance(data, list) else [data]
-    if not items:
-        raise HTTPException(422, "empty batch: send one event object or a JSON array of events")
-    if len(items) > MAX_BATCH:
-        raise HTTPException(413, f"batch too large: at most {MAX_BATCH} events per request")
-    return items
-
-
 @router.post(
     "/events", status_code=202, response_model=IngestResponse, summary="Send events (webhook ingest)",
     description="One event object or a JSON array of up to 1,000, each as the event contract defines it "
@@ -94,7 +81,7 @@ def _elements(body: bytes) -> list[Any]:
 )
 async def ingest_events(request: Request, principal: Principal = Depends(get_principal)) -> dict:
     require(principal, "ingest")
-    items = _elements(await bounded_body(request, MAX_BODY))
+    items = json_batch(await bounded_body(request, MAX_BODY), MAX_BATCH, "event object")
     settings: Settings = request.app.state.settings
     ingest: Ingest = request.app.state.ingest
     scope = WriteScope(principal.queues, request.app.state.store, request.app.state.contact_owners)
