@@ -171,3 +171,48 @@ def test_call_events_without_a_call_and_blank_lines_are_ignored() -> None:
     assert parse_line("") is None and parse_line("time,callid,queuename,agent,event,data1") is None
     assert mapper.map(parse_line("1772442000|NONE|q|SIP/1|RINGNOANSWER|0")) == []  # type: ignore[arg-type]
     assert mapper.ignored == 1
+
+
+def test_a_whole_second_queue_log_folds_to_the_hand_worked_figures_in_any_same_second_order() -> None:
+    """The connector's whole-second events through the pure core (what the worker and recompute run),
+    with the events of each second delivered in either order. By hand:
+
+    - ``A`` queued in q1 at 0, times out at 30 and enters q2 in that second, alice answers at 40,
+      caller hangs up at 100: q1 offered 1 and flowed out 1; q2 offered 1, answered 1 (ASA 10 s),
+      handled 1 (talk 60 s).
+    - ``B`` queued in q1 at 50 and answered by bob in that second, agent hangs up at 80: q1 answered 1
+      (ASA 0 s), handled 1 (talk 30 s), no short abandon.
+    """
+    from ccpulse.domain.batch import fold_messages
+    from ccpulse.domain.buckets import interval_figures, merge_buckets
+    from ccpulse.settings import Settings
+
+    lines = [day._line(0, "MANAGER", "q1", "PJSIP/bob", "ADDMEMBER", ""),
+             day._line(0, "MANAGER", "q2", "PJSIP/alice", "ADDMEMBER", ""),
+             day._line(0, "9.1", "q1", "NONE", "ENTERQUEUE", "", "555", "1"),
+             day._line(30, "9.1", "q1", "NONE", "EXITWITHTIMEOUT", "1", "1", "30"),
+             day._line(30, "9.1", "q2", "NONE", "ENTERQUEUE", "", "555", "1"),
+             day._line(40, "9.1", "q2", "PJSIP/alice", "CONNECT", "10", f"{day.T0 + 38}.2", "2"),
+             day._line(50, "9.3", "q1", "NONE", "ENTERQUEUE", "", "556", "1"),
+             day._line(50, "9.3", "q1", "PJSIP/bob", "CONNECT", "0", f"{day.T0 + 50}.4", "0"),
+             day._line(80, "9.3", "q1", "PJSIP/bob", "COMPLETEAGENT", "0", "30", "1"),
+             day._line(100, "9.1", "q2", "PJSIP/alice", "COMPLETECALLER", "10", "60", "1")]
+    events, rejects, _ = feed(lines)
+    assert rejects == [] and all("." not in e["occurred_at"] for e in events)  # whole seconds, as written
+    contact = [e for e in events if e["type"].startswith("contact.")]
+    later_first = sorted(contact, key=lambda e: (e["occurred_at"], -contact.index(e)))  # each second reversed
+    assert later_first != contact
+    settings = Settings()
+    for stream in (contact, later_first):
+        result = fold_messages([orjson.dumps(e) for e in stream], settings)
+        assert result.rejected == []
+
+        def figures(dimension: str, entity: str) -> dict:
+            counters, wait = merge_buckets(b for k, b in result.buckets.items() if k.startswith(f"{dimension}|{entity}|"))
+            return interval_figures(counters, wait, settings.queue(entity, "voice"))
+
+        q1, q2 = figures("queue", "q1"), figures("queue", "q2")
+        assert (q1["offered"], q1["flowed_out"], q1["answered"], q1["asa_seconds"], q1["handled"], q1["avg_talk_seconds"],
+                q1["short_abandoned"], q1["abandoned"]) == (2, 1, 1, 0.0, 1, 30.0, 0, 0)
+        assert (q2["offered"], q2["answered"], q2["asa_seconds"], q2["handled"], q2["avg_talk_seconds"]) == (1, 1, 10.0, 1, 60.0)
+        assert (figures("agent", "alice")["handled"], figures("agent", "bob")["handled"]) == (1, 1)
