@@ -135,6 +135,8 @@ def interleave(contact: list[Record], survey: list[Record], how: str) -> list[li
     tagged_s = [(TOPICS.survey_events, r) for r in survey]
     if how == "contacts-ahead":  # the contact topic read to its end before the survey topic
         merged, size = [*tagged_c, *tagged_s], 50
+    elif how == "surveys-ahead":  # a quiet survey topic read whole in the first fetch
+        merged, size = [*tagged_s, *tagged_c], 50
     else:
         # by record time across the topics, each topic in its own order (as recompute's merger reads them)
         merged = list(heapq.merge(tagged_c, tagged_s, key=lambda tr: tr[1].timestamp))
@@ -190,7 +192,7 @@ def expected(topics: dict[str, list[Record]]) -> dict[str, Any]:
     return figures(batch_buckets(topics))
 
 
-@pytest.mark.parametrize("how", ["by-time", "one-by-one", "small-batches", "contacts-ahead"])
+@pytest.mark.parametrize("how", ["by-time", "one-by-one", "small-batches", "contacts-ahead", "surveys-ahead"])
 def test_the_live_processors_give_the_batch_folds_buckets(topics, expected, how: str) -> None:
     live, reasons = asyncio.run(live_buckets(topics, how))
     got = figures(live)
