@@ -12,6 +12,8 @@ from ccpulse.connectors.amazon_connect import map_record
 from ccpulse.settings import AmazonConnectSettings
 from schemas.events import decode_event
 from tests.ccpulse.connectors import connect_day as day
+from tests.ccpulse.connectors import connect_transfer as tr
+from tests.ccpulse.connectors.fold import fold_figures
 
 
 def feed(lines: list[bytes]) -> tuple[list[dict], list[tuple[int, str]]]:
@@ -87,3 +89,33 @@ def test_wrong_types_and_missing_fields(change, reason) -> None:
     with pytest.raises(Rejected) as caught:
         map_record(record)
     assert caught.value.reason == reason
+
+
+# ---- transfers (tests/ccpulse/connectors/connect_transfer.py) --------------------------------------------------
+
+def _mapped(records: list) -> list[dict]:
+    return [e for r in records for e in map_record(r)]
+
+
+def test_a_transfer_maps_to_each_connect_contacts_own_events() -> None:
+    got = [(e["occurred_at"], e["type"], e["contact_id"], e.get("queue_id") or e.get("agent_id"))
+           for e in _mapped(tr.records()) if e["type"].startswith("contact.")]
+    assert got == [(iso(day.T0 + t + 0.2), kind, contact, detail) for t, kind, contact, detail in [
+        (10, "contact.queued", "C1", tr.BILLING), (20, "contact.answered", "C1", "alice"),
+        (80, "contact.queued", "C2", tr.TIER2), (81, "contact.ended", "C1", None),
+        (91, "contact.wrapped_up", "C1", None), (95, "contact.answered", "C2", "bob"),
+        (155, "contact.ended", "C2", None), (165, "contact.wrapped_up", "C2", None)]]
+
+
+@pytest.mark.parametrize("shift", [0.2, 0.0], ids=["milliseconds", "whole seconds"])
+@pytest.mark.parametrize("c1_first", [False, True], ids=["as sent", "C1's end before C2's queueing"])
+def test_transfer_figures_by_hand_in_either_delivery_order(shift: float, c1_first: bool) -> None:
+    records = tr.records(shift)
+    if c1_first:  # EventBridge does not order events: alice's leaving arrives before C2 is queued
+        records[3:7] = records[5:7] + records[3:5]
+    rejected, figures = fold_figures(_mapped(records))
+    assert rejected == []  # nothing the domain refuses: no contradicting end of a transferred contact
+    for queue, want in tr.EXPECTED_QUEUES.items():
+        assert {k: figures("queue", queue)[k] for k in want} == pytest.approx(want), queue
+    for agent, want in tr.EXPECTED_AGENTS.items():
+        assert {k: figures("agent", agent)[k] for k in want} == pytest.approx(want), agent

@@ -9,6 +9,8 @@ from ccpulse.connectors import Rejected, iso
 from ccpulse.connectors.twilio import activity_state, map_callback
 from schemas.events import decode_event
 from tests.ccpulse.connectors import twilio_day as day
+from tests.ccpulse.connectors import twilio_transfer as tr
+from tests.ccpulse.connectors.fold import fold_figures, reversed_within_seconds
 
 
 def feed(callbacks: list[dict[str, str]]) -> tuple[list[dict], list[tuple[int, str]]]:
@@ -80,3 +82,42 @@ def test_channels_and_attributes() -> None:
     assert map_callback({"EventType": "workflow.target-matched", "Timestamp": str(day.T0)}) == []
     with pytest.raises(Rejected):
         map_callback({"Timestamp": str(day.T0)})
+
+
+# ---- transfers (tests/ccpulse/connectors/twilio_transfer.py) ---------------------------------------------------
+
+def test_a_transfer_maps_to_each_tasks_own_contact_events() -> None:
+    events, rejects = feed(tr.TRANSFER)
+    got = [(e["occurred_at"], e["type"], e["contact_id"], e.get("queue_id") or e.get("agent_id"))
+           for e in events if e["type"].startswith("contact.")]
+    assert rejects == [] and got == [(iso(day.T0 + t), kind, contact, detail) for t, kind, contact, detail in [
+        (10, "contact.queued", tr.T11, tr.BILLING), (20, "contact.answered", tr.T11, day.ALICE),
+        (80, "contact.queued", tr.T12, tr.TIER2), (80, "contact.ended", tr.T11, None),
+        (90, "contact.wrapped_up", tr.T11, None), (95, "contact.answered", tr.T12, day.BOB),
+        (155, "contact.ended", tr.T12, None), (165, "contact.wrapped_up", tr.T12, None)]]
+    assert all(map_callback(c) == [] for c in tr.TRANSFER + tr.FAILED if c["EventType"].startswith("task.transfer-"))
+
+
+def test_transfer_figures_by_hand_in_either_order_within_a_second() -> None:
+    events = feed(tr.TRANSFER + tr.FAILED)[0]
+    for stream in (events, reversed_within_seconds(events)):
+        rejected, figures = fold_figures(stream)
+        assert rejected == []  # nothing the domain refuses: no contradicting end of a transferred contact
+        for queue, want in tr.EXPECTED_QUEUES.items():
+            assert {k: figures("queue", queue)[k] for k in want} == pytest.approx(want), queue
+        for agent, want in tr.EXPECTED_AGENTS.items():
+            assert {k: figures("agent", agent)[k] for k in want} == want, agent
+
+
+def test_a_failed_transfer_counts_nothing() -> None:
+    _, with_transfer = fold_figures(feed(tr.FAILED)[0])
+    _, without = fold_figures(feed(tr.FAILED_WITHOUT_TRANSFER)[0])
+    for dimension, entity in (("queue", tr.BILLING), ("agent", day.ALICE), ("agent", day.BOB)):
+        assert with_transfer(dimension, entity) == without(dimension, entity)
+    assert with_transfer("agent", day.BOB)["handled"] == 0
+
+
+def test_after_a_transfer_the_agents_wrap_up_is_her_state() -> None:
+    events, _ = feed(tr.TRANSFER + tr.FAILED)
+    assert [(e["occurred_at"], e["state"]) for e in events if e["type"] == "agent.state_changed"
+            and e["agent_id"] == day.ALICE] == [(iso(day.T0 + t), s) for t, s in tr.ALICE_STATES]
