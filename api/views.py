@@ -10,7 +10,8 @@ from typing import Any
 
 from ccpulse.csv_safety import csv_cell
 from ccpulse.domain.buckets import interval_figures, longest_wait, merge_buckets, rollup, sum_counters
-from ccpulse.domain.intervals import BUCKET_SECONDS, bucket_start, bucket_starts, interval_end, interval_start, iso, split_agent_queue
+from ccpulse.domain.intervals import (AGENT_QUEUE, BUCKET_SECONDS, bucket_start, bucket_starts, interval_end, interval_start, iso,
+                                      split_agent_queue)
 from ccpulse.domain.live import queue_live
 from ccpulse.domain.profiles import profile_rows
 from ccpulse.domain.staffing import staffing_for_interval
@@ -105,8 +106,8 @@ def entity_series(store: ReadModelStore, dimension: str, entity: str) -> tuple[S
     elif dimension == "agent":
         series = store.intervals.get(("agent", entity), {})
         sla = mixed_sla(store.settings)
-    elif dimension == "agentq":  # an agent's work on one queue (docs/metrics.md): that queue's SLA settings
-        series = store.intervals.get(("agentq", entity), {})
+    elif dimension == AGENT_QUEUE:  # an agent's work on one queue (docs/metrics.md): that queue's SLA settings
+        series = store.intervals.get((AGENT_QUEUE, entity), {})
         sla = queue_sla(store, split_agent_queue(entity)[1])
     elif dimension == "team":
         series = merged_series(store.intervals.get(("agent", a), {}) for a in team_agents(store, entity))

@@ -119,16 +119,19 @@ class PartitionFold:
         return found
 
     # ---- contacts and surveys (ContactProcessor.handle) -----------------------------------------
-    def judging_mark(self) -> float:
-        """The partition's judging watermark (``ccpulse.domain.entity.judging_mark``)."""
-        return judging_mark((self.marks.get(s), self.read_to_end(s)) for s in sorted(self.contact_sources))
+    def judging_mark(self, src: str | None = None, at: float = 0.0) -> float:
+        """The partition's judging watermark (``ccpulse.domain.entity.judging_mark``); with ``src``, that
+        source counted at ``at`` (the event about to be applied, as the worker's trial marks)."""
+        marks, sources = self.marks, self.contact_sources
+        if src is not None:
+            marks, sources = {**marks, src: max(marks.get(src, at), at)}, sources | {src}
+        return judging_mark((marks.get(s), self.read_to_end(s)) for s in sorted(sources))
 
     def contact_event(self, event: Event, raw: bytes, src: str, offset: int) -> str | None:
         assert not isinstance(event, AgentStateChanged)
         cid = event.contact_id
-        judging = judging_mark((max(self.marks.get(s, event.at), event.at) if s == src else self.marks.get(s), self.read_to_end(s))
-                               for s in sorted(self.contact_sources | {src}))
-        change = self.rules.on_event(cid, self.contacts.get(cid), event_record(event, raw, src, offset), judging)
+        change = self.rules.on_event(cid, self.contacts.get(cid), event_record(event, raw, src, offset),
+                                     self.judging_mark(src, event.at))
         if change.status == "duplicate":
             return "duplicate"  # the watermark stays where it was
         self.marks[src] = max(self.marks.get(src, 0.0), event.at)
