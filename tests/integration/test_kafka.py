@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
@@ -104,6 +104,22 @@ async def _read_all(servers: str, topic: str) -> tuple[list[Any], int]:
         await consumer.stop()
 
 
+async def _roll_segments(servers: str, topic: str) -> None:
+    """Append a tombstone of a key no one uses to every partition of ``topic``.
+
+    The cleaner never touches a partition's active segment, and a segment rolls (``segment.ms``)
+    only when a message arrives after it aged: a partition the worker has stopped writing to
+    keeps its superseded rows for ever. The key is ``worker|…``, so the API drops it unseen.
+    """
+    producer = AIOKafkaProducer(bootstrap_servers=servers)
+    await producer.start()
+    try:
+        for partition in sorted(await producer.partitions_for(topic)):
+            await producer.send_and_wait(topic, None, key=f"worker|segment-roll-{partition}".encode(), partition=partition)
+    finally:
+        await producer.stop()
+
+
 def _second_api(stack: Stack, name: str) -> tuple[Any, str]:
     port = free_port()
     proc = stack._spawn(name, "api", env={**stack.env, "CCPULSE_API_PORT": str(port)})
@@ -177,6 +193,7 @@ def test_compaction_removes_superseded_rows_and_a_new_api_rebuilds_the_same_mode
         assert len(before) > len(keys), "no key was ever updated: nothing for compaction to remove"
 
         def compacted() -> tuple[list[Any], int] | None:
+            _run(_roll_segments(kafka.bootstrap_servers, read_model))
             messages, offsets = _run(_read_all(kafka.bootstrap_servers, read_model))
             # Offsets the partitions span but no message holds: superseded rows the cleaner removed.
             return (messages, offsets) if offsets - len(messages) > len(before) // 4 else None
