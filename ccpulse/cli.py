@@ -92,6 +92,12 @@ def _worker_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from streams import faust_internals
+
+    try:  # before the topology patches faust: another faust-streaming version fails here, with the fix
+        faust_internals.check()
+    except faust_internals.Unsupported as exc:
+        return _fail(str(exc))
     asyncio.run(ensure_topics(settings))  # fails fast, with the fix, when Kafka is unreachable
     import faust
 

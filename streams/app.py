@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import faust
-from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from ccpulse.settings import Settings, get_settings
+from streams import faust_internals
 
 __all__ = ["app", "create_app"]
 
@@ -16,23 +14,11 @@ __all__ = ["app", "create_app"]
 #: start took 30 s; 10 s (a common Kafka setting) makes it 5 s.
 REBALANCE_TIMEOUT = 10.0
 
-#: How long a fetch may wait at the broker for data. Faust fixes it at 1,500 ms, and the embedded
-#: broker does not answer such a waiting fetch as soon as data arrives (measured: ~380 ms late;
-#: 7–12 ms with 500 ms or less), which every hop of an event paid: p99 from event to read-model row
-#: 2.0 s at 1,000 events/s, 0.7 s with 100 ms (docs/performance.md). 100 ms costs at most 10 empty
-#: fetches a second when idle.
+#: How long a fetch may wait at the broker for data; faust's fixed 1,500 ms made every hop of an event
+#: late on the embedded broker (why and the figures: :func:`streams.faust_internals.set_fetch_max_wait`).
+#: 100 ms costs at most 10 empty fetches a second when idle.
 FETCH_MAX_WAIT_MS = 100
-
-_create_worker_consumer = faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer
-
-
-def _worker_consumer(self: Any, transport: Any) -> Any:
-    consumer = _create_worker_consumer(self, transport)
-    consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts its fetcher
-    return consumer
-
-
-faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer = _worker_consumer  # type: ignore[method-assign]
+faust_internals.set_fetch_max_wait(FETCH_MAX_WAIT_MS)
 
 
 def create_app(settings: Settings) -> faust.App:

@@ -49,42 +49,12 @@ from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from faust.transport import consumer as faust_consumer
 
-__all__ = ["InputOrder", "committed_or_first_offset", "first_offset_from", "install", "leave_uncommitted", "true_end_offsets"]
+from streams import faust_internals
+
+__all__ = ["InputOrder", "committed_or_first_offset", "first_offset_from", "install", "true_end_offsets"]
 
 log = logging.getLogger("ccpulse.worker")
-
-_original_add_gap = faust_consumer.Consumer._add_gap
-
-
-async def _no_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
-    """Faust's fetch loop calls this when it jumps over offsets: do not count them as done."""
-
-
-class _NoReadOffsets(dict):  # type: ignore[type-arg]
-    """Faust's ``Consumer._read_offset`` that never remembers: its fetch loop then drops no message
-    as already read (the guard decides; see the module docstring) and sees no gap."""
-
-    def __getitem__(self, tp: Any) -> None:
-        return None
-
-    def __setitem__(self, tp: Any, offset: Any) -> None:
-        pass
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
-_original_consumer_init = faust_consumer.Consumer.__init__
-
-
-def _consumer_init(self: Any, *args: Any, **kwargs: Any) -> None:
-    _original_consumer_init(self, *args, **kwargs)
-    self._read_offset = _NoReadOffsets()
-
-
-_original_highwaters = faust_consumer.ThreadDelegateConsumer.highwaters
 
 
 @contextlib.asynccontextmanager
@@ -151,22 +121,22 @@ _servers: str | None = None  # set by install()
 
 def install(servers: str) -> None:
     """Switch off Faust's gap bookkeeping and its dropping of messages it thinks already read, and
-    make recovery read changelogs to their true end (see the module docstring). ``servers``: Kafka
-    bootstrap servers. Idempotent; consumers created afterwards are affected."""
+    make recovery read changelogs to their true end (see the module docstring; the patches are in
+    streams/faust_internals.py). ``servers``: Kafka bootstrap servers. Idempotent; consumers created
+    afterwards are affected."""
     global _servers
     _servers = servers
-    faust_consumer.Consumer._add_gap = _no_gap  # type: ignore[method-assign]
-    faust_consumer.Consumer.__init__ = _consumer_init  # type: ignore[method-assign]
+    faust_internals.stop_gap_bookkeeping()
+    faust_internals.stop_read_offset_filter()
 
-    async def highwaters(self: Any, *partitions: Any) -> Mapping[Any, int]:
-        ends = await _original_highwaters(self, *partitions)
+    async def true_ends(ends: Mapping[Any, int]) -> Mapping[Any, int]:
         try:
             return await true_end_offsets(servers, ends)
         except Exception as exc:  # never worse than Faust alone
             log.warning("cannot check the changelogs' end offsets (%s); using the listed ones", exc)
             return ends
 
-    faust_consumer.ThreadDelegateConsumer.highwaters = highwaters  # type: ignore[method-assign]
+    faust_internals.extend_changelog_ends(true_ends)
 
 
 class InputOrder:
@@ -193,7 +163,7 @@ class InputOrder:
         the group never committed one. Faust only knows a committed offset above 0, and a stream may
         hand over a partition's first message from anywhere (a restart or a rebalance before the
         first commit): the broker is asked then. None only when it gives no answer (admit as before)."""
-        committed = getattr(self.app.consumer, "_committed_offset", {}).get(tp)
+        committed = faust_internals.committed_offset(self.app.consumer, tp)
         if isinstance(committed, int) and committed > 0:
             return committed
         if _servers is None:
@@ -229,7 +199,7 @@ class InputOrder:
                 first = await self._first_offset_from(tp, due)
                 if first is not None and first >= offset:
                     log.info("%s[%s]: no messages at offsets %d..%d; going on at %d", tp.topic, tp.partition, due, offset - 1, offset)
-                    await _original_add_gap(self.app.consumer, tp, due, offset)
+                    await faust_internals.record_gap(self.app.consumer, tp, due, offset)
                     self.reread.pop(tp, None)
                     self.due[tp] = offset + 1
                     admitted.append(ev)
@@ -315,11 +285,4 @@ class InputOrder:
     @staticmethod
     def _hold(ev: faust.EventT) -> None:
         """Leave a message out without acknowledging it: its offset must not be committed."""
-        leave_uncommitted([ev])
-
-
-def leave_uncommitted(events: Sequence[faust.EventT]) -> None:
-    """Make Faust's later ``ack`` of ``events`` a no-op, so their offsets are never committed by this
-    process (they are read again: after a seek, or by the partition's next owner)."""
-    for ev in events:
-        ev.message.acked = True  # Faust's ack() skips a message already marked acknowledged
+        faust_internals.leave_uncommitted([ev])

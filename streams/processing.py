@@ -16,13 +16,11 @@ import contextvars
 import logging
 import math
 import uuid
-import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import faust
 import orjson
-from faust.streams import _current_event
 
 from ccpulse.domain.agent import fold_agent
 from ccpulse.domain.calendar import BusinessClock
@@ -37,6 +35,8 @@ from ccpulse.domain.retention import retention_contributions
 from ccpulse.settings import Settings
 from schemas.deadletter import deadletter_record
 from schemas.events import AgentStateChanged, Event, EventRejected
+from streams import faust_internals
+from streams.faust_internals import writing_for
 from streams.stats import WorkerStats
 from streams.schedule import DueSchedule
 from streams.readmodel import (ReadModelPublisher, agent_row_key, contact_row_key, interval_row_key, recent_row_key,
@@ -48,37 +48,19 @@ __all__ = ["AgentProcessor", "ContactProcessor", "CustomerProcessor", "Fanout", 
 log = logging.getLogger("ccpulse.worker")
 
 
-@contextlib.contextmanager
-def _writing_for(event: faust.EventT) -> Iterator[None]:
-    """Make table reads and writes go to ``event``'s partition.
-
-    Inside a ``take_events`` batch Faust's "current event" is the last one of the
-    batch, which may be on another partition than the key being written — or read:
-    the rocksdict store looks a key up in the current event's partition only.
-    """
-    token = _current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
-
-
 #: Changelog sends made by table writes in the current agent task (see :func:`changelog_acknowledged`).
 _changelog_sends: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("ccpulse_changelog_sends", default=None)
 
 
 def watch_changelog(table: faust.Table) -> None:
     """Let :func:`changelog_acknowledged` see the changelog messages ``table``'s writes send."""
-    send = table.send_changelog
 
-    def send_changelog(*args: Any, **kwargs: Any) -> Any:
-        future = send(*args, **kwargs)
+    def seen(future: Any) -> None:
         sink = _changelog_sends.get()
         if sink is not None:
             sink.append(future)
-        return future
 
-    table.send_changelog = send_changelog  # type: ignore[method-assign]
+    faust_internals.on_changelog_send(table, seen)
 
 
 @contextlib.asynccontextmanager
@@ -114,7 +96,7 @@ async def changelog_flush() -> None:
 def _write_states(table: faust.Table, states: dict[str, Any], writer: dict[str, faust.EventT]) -> None:
     """Write each state of a batch on the partition of the event that last changed it."""
     for key, state in states.items():
-        with _writing_for(writer[key]):
+        with writing_for(writer[key]):
             table[key] = state
 
 
@@ -200,7 +182,7 @@ class _Processor:
         (a bug) dead-letters that event as ``processing_error`` and the stream goes on."""
         for ev in events:
             try:
-                with _writing_for(ev):
+                with writing_for(ev):
                     await self.handle(ev, *args)
             except Exception as exc:
                 log.exception("cannot process %s:%s@%s", ev.message.topic, ev.message.partition, ev.message.offset)
@@ -269,7 +251,7 @@ class _Processor:
             if src not in last or ev.message.offset > last[src].message.offset:
                 last[src] = ev
         for src, ev in last.items():
-            with _writing_for(ev):
+            with writing_for(ev):
                 if src in marks:
                     self.watermarks[src] = marks[src]
                 key = handled_key(src)
@@ -494,7 +476,7 @@ class ContactProcessor(_Processor):
         """
         due: dict[int, tuple[float, faust.EventT]] = {}  # partition -> (mark, its last event of the batch)
         for partition, ev in {ev.message.partition: ev for ev in events}.items():
-            with _writing_for(ev):
+            with writing_for(ev):
                 mark = self.judging_mark(partition)
             if mark - self._swept_at.get(partition, 0.0) >= SWEEP_SECONDS:
                 self._swept_at[partition] = mark
@@ -521,7 +503,7 @@ class ContactProcessor(_Processor):
                 swept.setdefault(partition, []).append(cid)
         await self.settle_outbox()  # the dead letters first, then the states that say they were sent
         for cid, state, change in changes:
-            with _writing_for(due[state["p"]][1]):
+            with writing_for(due[state["p"]][1]):
                 if change.state is None:
                     del self.contacts[cid]
                 else:
@@ -529,7 +511,7 @@ class ContactProcessor(_Processor):
                     self._schedule(cid, change.state)
         for partition, (_, ev) in due.items():
             if partition in swept:
-                with _writing_for(ev):
+                with writing_for(ev):
                     self.watermarks[_sweep_key(partition)] = {"src": _source(ev), "off": ev.message.offset,
                                                               "cids": swept[partition]}
         if self._sends:
@@ -672,7 +654,7 @@ class CustomerProcessor(_Processor):
                     self._marks[partition] = max(self._marks.get(partition, 0.0), mark)
                 old = states.get(customer)
                 if old is None:
-                    with _writing_for(ev):
+                    with writing_for(ev):
                         old = self.customers.get(customer) or {"contacts": {}, "contrib": {}}
                 # Each fact is the contact's record as of ``n`` events; a record not newer than the one
                 # kept (a redelivery, or one the contact side re-sent after a crash) is ignored: folding
@@ -741,7 +723,7 @@ class IntervalProcessor(_Processor):
                 entries = orjson.loads(ev.message.value)
                 bucket = states.get(key)
                 if bucket is None:
-                    with _writing_for(ev):
+                    with writing_for(ev):
                         bucket = _own_copy(self.buckets.get(key))
                 # A batch's entries for this bucket (facts_message); a single entry from before that.
                 for fact in entries if isinstance(entries, list) else [entries]:
@@ -802,14 +784,14 @@ class IntervalProcessor(_Processor):
             newest, ev = marks[bucket["p"]], last_event[bucket["p"]]
             start = int(key.rsplit("|", 1)[1])
             if start < newest - keep:
-                with _writing_for(ev):
+                with writing_for(ev):
                     del self.buckets[key]
                 self.readmodel.upsert(interval_row_key(key), "interval", None)
                 continue
             if start + settle <= newest and not bucket.get("final"):
                 self.final_rows.append((key, self.final_row(key, bucket)))
                 bucket = {**bucket, "final": True}
-                with _writing_for(ev):
+                with writing_for(ev):
                     self.buckets[key] = bucket
             self._schedule(key, bucket)
 

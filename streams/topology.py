@@ -29,7 +29,7 @@ from api.store import ReadModelStore
 from ccpulse.settings import get_settings
 from streams.alerting import AlertEvaluator
 from streams.connectors import AmazonConnectTranslator
-from streams import ordering
+from streams import faust_internals, ordering
 from streams.app import app
 from streams.processing import (AgentProcessor, ContactProcessor, CustomerProcessor, Fanout, IntervalProcessor,
                                 RetentionProcessor, changelog_acknowledged, watch_changelog)
@@ -114,7 +114,7 @@ async def drive(stream: faust.StreamT, order: ordering.InputOrder, processor: An
             # Cancelled (a stop, a rebalance) or crashed mid-batch: Faust's take_events acknowledges
             # the whole batch when it is closed anyway, and a stopping worker then commits past
             # events it never finished. Leave them unacknowledged: the next owner reads them again.
-            ordering.leave_uncommitted(batch)
+            faust_internals.leave_uncommitted(batch)
             raise
 
 

@@ -16,7 +16,7 @@ import faust
 import pytest
 from faust.transport import consumer as faust_consumer
 
-from streams import ordering
+from streams import faust_internals, ordering
 from streams.ordering import InputOrder
 
 TP = faust.types.TP("cc.contact-events", 0)
@@ -98,7 +98,7 @@ def test_a_range_the_broker_does_not_hold_is_a_real_gap(monkeypatch: pytest.Monk
         gaps.append((start, end))
 
     monkeypatch.setattr(order, "_first_offset_from", first_offset_from)
-    monkeypatch.setattr(ordering, "_original_add_gap", add_gap)
+    monkeypatch.setattr(faust_internals, "record_gap", add_gap)
     assert admit(order, events(TP, 14)) == []
     assert admit(order, events(TP, 14, 15)) == [14, 15]  # the re-read starts at 14 again
     assert gaps == [(10, 14)] and order.due[TP] == 16

@@ -28,7 +28,7 @@ class Message:
         self.partition = partition
 
 
-class Event:  # what prune reads of a Faust event (a class: _writing_for takes a weak reference)
+class Event:  # what prune reads of a Faust event (a class: writing_for takes a weak reference)
     def __init__(self, partition: int) -> None:
         self.message = Message(partition)
 
