@@ -221,7 +221,7 @@ class ReadModelStore:
         version = (id(self.intervals), self.interval_changes)
         if self._centre is None or self._centre[0] != version:
             from api.views import merged_series  # api.views imports this module
-            self._centre = (version, merged_series(s for (d, _), s in self.intervals.items() if d == "queue"))
+            self._centre = (version, merged_series(s for (d, _), s in list(self.intervals.items()) if d == "queue"))
         return self._centre[1]
 
     def apply_alert(self, key: bytes, value: bytes | None) -> None:

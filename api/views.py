@@ -53,7 +53,7 @@ def merged_series(series: Iterable[Series]) -> dict[int, dict[str, Any]]:
     """Several series summed bucket by bucket (same start = same bucket): a team, the centre."""
     by_start: dict[int, list[Mapping[str, Any]]] = {}
     for one in series:
-        for start, bucket in one.items():
+        for start, bucket in list(one.items()):  # a copy taken in C: see entity_series
             by_start.setdefault(start, []).append(bucket)
     out = {}
     for start, buckets in by_start.items():
@@ -76,7 +76,7 @@ def series_rows(series: Series, sla: QueueSettings, granularity: str, zone: Any,
 
 def team_agents(store: ReadModelStore, team: str) -> list[str]:
     """Agents whose current row names ``team`` (a team is its agents now, not at the time)."""
-    return sorted(agent_id for agent_id, row in store.agents.items() if row.get("team") == team)
+    return sorted(agent_id for agent_id, row in list(store.agents.items()) if row.get("team") == team)
 
 
 def entity_rows(store: ReadModelStore, dimension: str, entity: str, granularity: str, start: float, end: float) -> list[dict[str, Any]]:
@@ -94,20 +94,25 @@ def entity_profile(store: ReadModelStore, dimension: str, entity: str | None, by
 
 def entity_series(store: ReadModelStore, dimension: str, entity: str) -> tuple[Series, QueueSettings]:
     """The 15-minute series of a queue, agent, team, channel or the centre, and the SLA settings
-    its figures use."""
+    its figures use.
+
+    The series is a copy, so that a worker thread may roll it up while the event loop goes on
+    applying read-model rows: ``dict(live)`` and ``list(live.items())`` copy in C without letting
+    go of the GIL, and the store replaces a bucket's row rather than changing it in place.
+    """
     if dimension == "centre":
         return (store.centre_series(), mixed_sla(store.settings))
     if dimension == "queue":
-        series: Series = store.intervals.get(("queue", entity), {})
+        series: Series = dict(store.intervals.get(("queue", entity), {}))
         sla = queue_sla(store, entity)
     elif dimension == "channel":
-        series = store.intervals.get(("channel", entity), {})
+        series = dict(store.intervals.get(("channel", entity), {}))
         sla = store.settings.channels.get(entity, mixed_sla(store.settings))
     elif dimension == "agent":
-        series = store.intervals.get(("agent", entity), {})
+        series = dict(store.intervals.get(("agent", entity), {}))
         sla = mixed_sla(store.settings)
     elif dimension == AGENT_QUEUE:  # an agent's work on one queue (docs/metrics.md): that queue's SLA settings
-        series = store.intervals.get((AGENT_QUEUE, entity), {})
+        series = dict(store.intervals.get((AGENT_QUEUE, entity), {}))
         sla = queue_sla(store, split_agent_queue(entity)[1])
     elif dimension == "team":
         series = merged_series(store.intervals.get(("agent", a), {}) for a in team_agents(store, entity))
@@ -269,9 +274,9 @@ def survey_rows(store: ReadModelStore, queue_id: str | None, agent_id: str | Non
                 start: float, end: float) -> list[dict[str, Any]]:
     """Survey and QA figures per interval of a queue, an agent, or the whole centre (all queues)."""
     if queue_id is not None:
-        series: Series = store.intervals.get(("queue", queue_id), {})
+        series, _ = entity_series(store, "queue", queue_id)
     elif agent_id is not None:
-        series = store.intervals.get(("agent", agent_id), {})
+        series, _ = entity_series(store, "agent", agent_id)
     else:
         series = store.centre_series()
     rows = series_rows(series, mixed_sla(store.settings), granularity, store.settings.zone, start, end)

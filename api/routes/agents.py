@@ -60,7 +60,7 @@ async def get_agent(agent_id: str, store: ReadModelStore = Depends(get_store)) -
                         "default's (agents serve queues with different settings).")
 async def agent_intervals(agent_id: str, q: IntervalQuery = Depends(interval_query),
                           store: ReadModelStore = Depends(get_store)):
-    return interval_answer(store, "agent", known_agent(store, agent_id), "agent_id", q)
+    return await interval_answer(store, "agent", known_agent(store, agent_id), "agent_id", q, AgentIntervals)
 
 
 @router.get("/{agent_id}/profile", response_model=Profile, responses={**PROFILE_CSV_RESPONSE, **NOT_FOUND},
@@ -71,4 +71,4 @@ async def agent_intervals(agent_id: str, q: IntervalQuery = Depends(interval_que
                         "Contacts the agent answered and handled, surveys naming the agent.")
 async def agent_profile(agent_id: str, q: ProfileQuery = Depends(profile_query),
                         store: ReadModelStore = Depends(get_store)):
-    return profile_answer(store, "agent", known_agent(store, agent_id), "agent_id", q)
+    return await profile_answer(store, "agent", known_agent(store, agent_id), "agent_id", q)

@@ -20,7 +20,7 @@ BAD_RANGE = {422: {"model": ErrorResponse, "description": "Bad granularity, rang
                         "formula and target; each contact was counted within its own queue's threshold.")
 async def channel_intervals(channel: str, q: IntervalQuery = Depends(interval_query),
                             store: ReadModelStore = Depends(get_store)):
-    return interval_answer(store, "channel", known_channel(store, channel), "channel", q)
+    return await interval_answer(store, "channel", known_channel(store, channel), "channel", q, ChannelIntervals)
 
 
 @router.get("/{channel}/profile", response_model=Profile, responses={**PROFILE_CSV_RESPONSE, **NOT_FOUND},
@@ -31,4 +31,4 @@ async def channel_intervals(channel: str, q: IntervalQuery = Depends(interval_qu
                         "Every queue's contacts of the channel.")
 async def channel_profile(channel: str, q: ProfileQuery = Depends(profile_query),
                           store: ReadModelStore = Depends(get_store)):
-    return profile_answer(store, "channel", known_channel(store, channel), "channel", q)
+    return await profile_answer(store, "channel", known_channel(store, channel), "channel", q)

@@ -34,7 +34,7 @@ async def get_queue(queue_id: str, store: ReadModelStore = Depends(get_store)) -
             responses={**CSV_RESPONSE, **NOT_FOUND, **BAD_RANGE}, summary="Interval figures of a queue")
 async def queue_intervals(queue_id: str, q: IntervalQuery = Depends(interval_query),
                           store: ReadModelStore = Depends(get_store)):
-    return interval_answer(store, "queue", known_queue(store, queue_id), "queue_id", q)
+    return await interval_answer(store, "queue", known_queue(store, queue_id), "queue_id", q, QueueIntervals)
 
 
 @router.get("/{queue_id}/profile", response_model=Profile, responses={**PROFILE_CSV_RESPONSE, **NOT_FOUND},
@@ -45,7 +45,7 @@ async def queue_intervals(queue_id: str, q: IntervalQuery = Depends(interval_que
                         "Waits and the threshold are on the queue's SLA clock (see docs/metrics.md).")
 async def queue_profile(queue_id: str, q: ProfileQuery = Depends(profile_query),
                         store: ReadModelStore = Depends(get_store)):
-    return profile_answer(store, "queue", known_queue(store, queue_id), "queue_id", q)
+    return await profile_answer(store, "queue", known_queue(store, queue_id), "queue_id", q)
 
 
 @router.get("/{queue_id}/contacts", response_model=QueueContacts, responses=NOT_FOUND,

@@ -29,4 +29,4 @@ async def get_summary(store: ReadModelStore = Depends(get_store)) -> dict:
                         "intervals summed, then the formulas (never an average of ratios). "
                         "All queues (a queue-scoped token: its queues) summed.")
 async def centre_profile(q: ProfileQuery = Depends(profile_query), store: ReadModelStore = Depends(get_store)):
-    return profile_answer(store, "centre", None, "centre", q)
+    return await profile_answer(store, "centre", None, "centre", q)

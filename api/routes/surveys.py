@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from api.deps import CSV_RESPONSE, IntervalQuery, csv_response, get_store, interval_query, known_agent, known_queue
+from fastapi.responses import Response
+
+from api.deps import (CSV_RESPONSE, IntervalQuery, csv_response, get_store, interval_query, known_agent, known_queue,
+                      model_response, off_loop)
 from api.store import ReadModelStore
 from api.views import survey_rows
 from schemas.api import ErrorResponse, SurveyList, SurveyRow
@@ -29,10 +32,15 @@ async def surveys(
         scope, entity = "agent", known_agent(store, agent_id)
     else:
         scope, entity = "centre", None
+    return await off_loop(store, _answer, store, scope, entity, queue_id, agent_id, q)
+
+
+def _answer(store: ReadModelStore, scope: str, entity: str | None, queue_id: str | None, agent_id: str | None,
+            q: IntervalQuery) -> Response:
     rows = survey_rows(store, queue_id, agent_id, q.granularity, q.start, q.end)
     if q.format == "csv":
         fields = tuple(SurveyRow.model_fields)
         return csv_response(f"{scope}_id" if entity else "scope", entity or "centre", fields, rows,
                             f"surveys-{scope}-{entity or 'centre'}-{q.granularity}.csv")
-    return {"scope": scope, "id": entity, "granularity": q.granularity, "timezone": store.settings.timezone,
-            "intervals": rows}
+    return model_response(SurveyList, {"scope": scope, "id": entity, "granularity": q.granularity,
+                                       "timezone": store.settings.timezone, "intervals": rows}, "intervals")

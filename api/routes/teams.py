@@ -22,7 +22,7 @@ BAD_RANGE = {422: {"model": ErrorResponse, "description": "Bad granularity, rang
 async def team_intervals(team: str, q: IntervalQuery = Depends(interval_query),
                          store: ReadModelStore = Depends(get_store)):
     agents = known_team(store, team)
-    return interval_answer(store, "team", team, "team", q, agent_ids=agents)
+    return await interval_answer(store, "team", team, "team", q, TeamIntervals, agent_ids=agents)
 
 
 @router.get("/{team}/profile", response_model=Profile, responses={**PROFILE_CSV_RESPONSE, **NOT_FOUND},
@@ -33,4 +33,4 @@ async def team_intervals(team: str, q: IntervalQuery = Depends(interval_query),
                         "A team is the agents whose current row names it.")
 async def team_profile(team: str, q: ProfileQuery = Depends(profile_query), store: ReadModelStore = Depends(get_store)):
     known_team(store, team)
-    return profile_answer(store, "team", team, "team", q)
+    return await profile_answer(store, "team", team, "team", q)

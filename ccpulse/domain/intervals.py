@@ -8,7 +8,7 @@ exact unions of 15-minute buckets.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -17,10 +17,12 @@ __all__ = [
     "AGENT_QUEUE_SEP",
     "BUCKET_SECONDS",
     "GRANULARITIES",
+    "LAST_INSTANT",
     "Granularity",
     "bucket_start",
     "bucket_starts",
     "interval_end",
+    "local_start",
     "interval_start",
     "agent_queue",
     "is_late",
@@ -86,21 +88,36 @@ def interval_start(t: float, granularity: str, zone: ZoneInfo) -> float:
     raise ValueError(f"unknown granularity {granularity!r}; use one of {', '.join(GRANULARITIES)}")
 
 
+#: The last instant a period may end at: 9999-12-31T23:59:59Z. Python's datetime stops at the end
+#: of 9999, so a period that would end at (local) 10000-01-01 ends here instead — a second of the
+#: year 9999 short, where no event can be (the contract takes 2000 to 2100).
+LAST_INSTANT = 253402300799.0
+
+
+def local_start(year: int, month: int, day: int, zone: ZoneInfo) -> float:
+    """Epoch seconds of a local calendar day's start; :data:`LAST_INSTANT` from year 10000 on."""
+    if year > 9999:
+        return LAST_INSTANT
+    return min(datetime(year, month, day, tzinfo=zone).timestamp(), LAST_INSTANT)
+
+
 def interval_end(start: float, granularity: str, zone: ZoneInfo) -> float:
     """End of the interval starting at ``start`` (a local day can last 23 or 25 hours)."""
     if granularity == "15m":
-        return start + BUCKET_SECONDS
+        return min(start + BUCKET_SECONDS, LAST_INSTANT)
     if granularity == "1h":
-        return start + 3600
+        return min(start + 3600, LAST_INSTANT)
     if granularity == "1d":
-        local = datetime.fromtimestamp(start, zone)
-        nxt = (local.replace(tzinfo=None) + timedelta(days=1)).replace(tzinfo=zone)
-        return datetime(nxt.year, nxt.month, nxt.day, tzinfo=zone).timestamp()
+        local = datetime.fromtimestamp(start, zone).replace(tzinfo=None)
+        if local.date() == date.max:
+            return LAST_INSTANT
+        nxt = local + timedelta(days=1)
+        return local_start(nxt.year, nxt.month, nxt.day, zone)
     if granularity in ("1mo", "1y"):
         local = datetime.fromtimestamp(start, zone)
         if granularity == "1y" or local.month == 12:
-            return datetime(local.year + 1, 1, 1, tzinfo=zone).timestamp()
-        return datetime(local.year, local.month + 1, 1, tzinfo=zone).timestamp()
+            return local_start(local.year + 1, 1, 1, zone)
+        return local_start(local.year, local.month + 1, 1, zone)
     raise ValueError(f"unknown granularity {granularity!r}; use one of {', '.join(GRANULARITIES)}")
 
 
@@ -116,8 +133,10 @@ def is_late(t: float, watermark: float, lateness: float) -> bool:
 
 
 def iso(t: float, zone: ZoneInfo | None = None) -> str:
-    """RFC 3339 text of epoch seconds ``t`` (UTC ``Z`` unless a zone is given)."""
-    if zone is None:
+    """RFC 3339 text of epoch seconds ``t`` (UTC ``Z`` unless a zone is given; in UTC from
+    :data:`LAST_INSTANT` on, which some zones would put in the year 10000)."""
+    if zone is None or t >= LAST_INSTANT:
+        t = min(t, LAST_INSTANT)
         return datetime.fromtimestamp(t, timezone.utc).isoformat().replace("+00:00", "Z")
     return datetime.fromtimestamp(t, zone).isoformat()
 

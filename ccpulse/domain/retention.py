@@ -37,6 +37,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ccpulse.domain import formulas
+from ccpulse.domain.intervals import iso, local_start
 from ccpulse.settings import RetentionSettings
 from schemas.events import CUSTOMER_EVENT_TYPES, EventRejected, decode_event
 
@@ -155,7 +156,7 @@ def _next_month(ym: tuple[int, int]) -> tuple[int, int]:
 
 
 def _ym_start(ym: tuple[int, int], zone: ZoneInfo) -> float:
-    return datetime(ym[0], ym[1], 1, tzinfo=zone).timestamp()
+    return local_start(ym[0], ym[1], 1, zone)
 
 
 def add_months(t: float, months: int, zone: ZoneInfo) -> float:
@@ -483,8 +484,8 @@ def _row(key: str, granularity: str, p_start: float, p_end: float, before: Mappi
     churn_rate = formulas.ratio(churned, customers_start)
     row: dict[str, Any] = {
         "period": key.partition("|")[2],
-        "period_start": datetime.fromtimestamp(p_start, zone).isoformat(),
-        "period_end": datetime.fromtimestamp(p_end, zone).isoformat(),
+        "period_start": iso(p_start, zone),
+        "period_end": iso(p_end, zone),
         "granularity": granularity,
         "customers_start": customers_start,
         "new_customers": flows.get("new", 0),
