@@ -160,6 +160,10 @@ class ContactTransferred(_ContactEvent):
     type: Literal["contact.transferred"]
     to_queue_id: Id | None = None
     to_agent_id: Id | None = None
+    opens_new_contact: bool | None = Field(
+        None, description="The platform made the target a new contact (Amazon Connect, Twilio Flex): this "
+                           "contact's handling goes on to its own end and wrap-up, and only the transfer is "
+                           "counted here.")
 
 
 class ContactFlowedOut(_ContactEvent):

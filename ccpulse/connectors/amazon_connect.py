@@ -109,7 +109,8 @@ def _contact_event(record: dict[str, Any], names: _Names) -> list[Event]:
         if channel is None:
             raise Rejected("unknown_channel", f"channel {str(detail.get('channel'))[:30]!r} is not VOICE, CHAT, TASK or EMAIL")
         at = _time(queue_info.get("enqueueTimestamp") or record.get("time"), "queueInfo.enqueueTimestamp")
-        return [event("contact.queued", at, queue_id=names.queue(queue_info.get("queueArn")), channel=channel)]
+        queue = names.queue(queue_info.get("queueArn"))
+        return [event("contact.queued", at, queue_id=queue, channel=channel), *_transfer_from(detail, contact, queue, at)]
     if kind == "CONNECTED_TO_AGENT":
         at = _time(agent_info.get("connectedToAgentTimestamp") or record.get("time"), "agentInfo.connectedToAgentTimestamp")
         return [event("contact.answered", at, agent_id=names.agent(agent_info.get("agentArn")))]
@@ -119,6 +120,24 @@ def _contact_event(record: dict[str, Any], names: _Names) -> list[Event]:
     if queue_info.get("enqueueTimestamp"):
         return [event("contact.abandoned", at)]
     return []  # left in the flow before any queue: nothing waited, nothing to count
+
+
+def _transfer_from(detail: dict[str, Any], contact: str, queue: str, queued_at: float) -> list[Event]:
+    """An agent's transfer, told by the contact it made: Amazon Connect opens a new contact for the
+    target (``initiationMethod`` TRANSFER, ``previousContactId`` the transferred one), while the
+    transferred contact's own records go on to its end as if nothing happened. So the transfer is
+    counted on the previous contact when the new one is queued, as a transfer that opens a new contact
+    (docs/events.md): it moves nothing. The event id comes from the new contact, so a re-queue of it
+    counts no second transfer.
+    """
+    previous = detail.get("previousContactId")
+    if detail.get("initiationMethod") != "TRANSFER" or not isinstance(previous, str) or not previous or previous == contact:
+        return []
+    started = detail.get("initiationTimestamp")
+    at = _time(started, "initiationTimestamp") if started else queued_at
+    return [{"type": "contact.transferred", "event_id": stable_id(PLATFORM, contact, "transferred-from", previous),
+             "occurred_at": iso(at), "source": SOURCE, "contact_id": previous, "to_queue_id": queue,
+             "opens_new_contact": True}]
 
 
 def _contacts(snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:

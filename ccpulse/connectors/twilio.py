@@ -27,7 +27,7 @@ SOURCE = "twilio-taskrouter"
 
 MAPPED_EVENTS = frozenset({
     "task-queue.entered", "reservation.accepted", "task.canceled", "task.wrapup", "task.completed",
-    "worker.activity.update", "reservation.wrapup", "reservation.completed",
+    "worker.activity.update", "reservation.wrapup", "reservation.completed", "task.transfer-completed",
 })
 #: Known TaskRouter events that carry nothing the contract needs (docs/connectors.md says why).
 IGNORED_EVENTS = frozenset({
@@ -35,7 +35,7 @@ IGNORED_EVENTS = frozenset({
     "task-queue.created", "task-queue.deleted", "task-queue.expression.updated", "reservation.created",
     "reservation.rejected", "reservation.timeout", "reservation.canceled", "reservation.rescinded",
     "reservation.failed", "task.transfer-initiated", "task.transfer-attempt-failed", "task.transfer-failed",
-    "task.transfer-canceled", "task.transfer-completed", "worker.created", "worker.deleted",
+    "task.transfer-canceled", "worker.created", "worker.deleted",
     "worker.attributes.update", "worker.capacity.update", "worker.channel.availability.update",
     "activity.created", "activity.updated", "activity.deleted", "workflow.created", "workflow.updated",
     "workflow.deleted", "workflow.target-matched", "workflow.entered", "workflow.timeout",
@@ -141,5 +141,13 @@ def map_callback(params: Mapping[str, str], activities: Mapping[str, str] | None
         return [event("contact.abandoned", contact_id=task)]
     if kind == "task.wrapup":
         return [event("contact.ended", contact_id=task)]
+    if kind == "task.transfer-completed":
+        # Flex made the target a new task, counted on its own; the transferred task goes on to its
+        # own wrap-up. Counted once the target took it: an initiated transfer may still fail.
+        target = _need(params, "TransferTo")
+        kind_of = (params.get("TransferType") or "").strip().upper()
+        return [event("contact.transferred", contact_id=task, opens_new_contact=True,
+                      to_queue_id=target if kind_of == "QUEUE" else None,
+                      to_agent_id=target if kind_of == "WORKER" else None)]
     # task.completed: after-contact work is over.
     return [event("contact.wrapped_up", contact_id=task)]

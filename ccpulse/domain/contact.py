@@ -81,6 +81,8 @@ def event_record(event: Event, raw: bytes, src: str, offset: int) -> dict[str, A
         value = values.get(name)
         if value is not None:
             rec[name] = value
+    if values.get("opens_new_contact"):
+        rec["opens_new_contact"] = True
     rec["raw"] = raw.decode("utf-8", "replace")
     return rec
 
@@ -292,6 +294,8 @@ class _Folder:
                                                                         and rec["queue_id"] == self.queue)
         if kind in ("contact.answered", "contact.abandoned", "contact.flowed_out"):
             return self.queued_at is not None
+        if kind == "contact.transferred" and rec.get("opens_new_contact"):
+            return self.agent is not None  # answered: the platform's new contact moves nothing here
         if kind in ("contact.transferred", "contact.ended"):
             return self.handling()
         if kind == "contact.hold_started":
@@ -352,6 +356,13 @@ class _Folder:
             if not self.handling() or self.hold_start is None:
                 return self.anomaly(rec, "while the contact is not on hold")
             self.close_hold(t)
+        elif kind == "contact.transferred" and rec.get("opens_new_contact"):
+            # The target is another contact, counted on its own; this one's handling (talk, hold,
+            # ACW) goes on to its own end, even if that came first: the platform may report the
+            # transfer only once the target accepted.
+            if self.agent is None:
+                return self.anomaly(rec, "(opening a new contact) for a contact no agent answered")
+            self.add(t, self.queue or "", "transfers", agent=self.agent)
         elif kind == "contact.transferred":
             if self.queued_at is not None:  # transferred straight out of the queue
                 self.leave_queue(t, "flowed_out")

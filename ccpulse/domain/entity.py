@@ -265,7 +265,8 @@ class ContactRules:
         that would move an open contact on (answered, ended, ...) must not leave it showing as waiting
         or talking for a day: the contact ends now as ``expired`` — at the oldest time still open to
         changes (``mark`` minus the lateness bound), or at its expiry time if that came first."""
-        if not state or not state.get("open") or state.get("compact") or rec["type"] not in _MOVES:
+        if (not state or not state.get("open") or state.get("compact") or rec["type"] not in _MOVES
+                or rec.get("opens_new_contact")):  # counts a transfer, moves nothing
             return None
         at = max(_lifecycle_t(state["events"]), mark - self.lateness)
         at = min(at, self.due_at(state))

@@ -9,12 +9,13 @@ alice does her after-contact work on C1. Seconds after 09:00:00 (milliseconds as
   tier2), alice leaves 81.2 (C1 disconnected: talk 61), alice's ACW ends 91.2 (10).
 - bob connected to C2 95.2 (wait in tier2 15), C2 disconnected 155.2 (talk 60), bob's ACW ends 165.2 (10).
 
-Neither C1's records nor alice's agent snapshots say C1 was transferred (docs/connectors.md, "Gaps"), so
-ccpulse counts each Connect contact on its own: by hand,
+Each Connect contact is its own ccpulse contact, as in Connect's own reports; C2's QUEUED (a TRANSFER
+initiated at 80.2, previous contact C1) counts the transfer on C1 without moving it: alice's talk and ACW
+of C1 stay hers. By hand,
 
-- billing: offered 1, answered 1 (ASA 10), handled 1: talk 61 + ACW 10 = 71, transfers 0 (the gap);
-- tier2: offered 1, answered 1 (ASA 15), handled 1: talk 60 + ACW 10 = 70;
-- alice handled 1 (71 s), bob handled 1 (70 s); no transfer on either.
+- billing: offered 1, answered 1 (ASA 10), handled 1: talk 61 + ACW 10 = 71, transfers 1;
+- tier2: offered 1, answered 1 (ASA 15), handled 1: talk 60 + ACW 10 = 70, transfers 0;
+- alice handled 1 (71 s), transfers 1; bob handled 1 (70 s), transfers 0.
 
 ``records(0)`` (whole seconds: the fractions dropped) gives the same durations.
 """
@@ -73,11 +74,11 @@ def records(shift: float = 0.2) -> list[Any]:
 #: Hand-worked figures (docstring): queue -> figures, agent -> figures.
 EXPECTED_QUEUES: dict[str, dict[str, Any]] = {
     BILLING: {"offered": 1, "answered": 1, "asa_seconds": 10.0, "handled": 1, "avg_talk_seconds": 61.0,
-              "avg_acw_seconds": 10.0, "aht_seconds": 71.0, "transfers": 0},
+              "avg_acw_seconds": 10.0, "aht_seconds": 71.0, "transfers": 1},
     TIER2: {"offered": 1, "answered": 1, "asa_seconds": 15.0, "handled": 1, "avg_talk_seconds": 60.0,
             "avg_acw_seconds": 10.0, "aht_seconds": 70.0, "transfers": 0},
 }
 EXPECTED_AGENTS: dict[str, dict[str, Any]] = {
-    "alice": {"handled": 1, "aht_seconds": 71.0, "transfers": 0},
+    "alice": {"handled": 1, "aht_seconds": 71.0, "transfers": 1},
     "bob": {"handled": 1, "aht_seconds": 70.0, "transfers": 0},
 }

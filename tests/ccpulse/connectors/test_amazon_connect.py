@@ -97,14 +97,28 @@ def _mapped(records: list) -> list[dict]:
     return [e for r in records for e in map_record(r)]
 
 
-def test_a_transfer_maps_to_each_connect_contacts_own_events() -> None:
-    got = [(e["occurred_at"], e["type"], e["contact_id"], e.get("queue_id") or e.get("agent_id"))
-           for e in _mapped(tr.records()) if e["type"].startswith("contact.")]
+def test_a_transfer_maps_to_each_connect_contacts_own_events_and_a_transfer_of_the_first() -> None:
+    mapped = _mapped(tr.records())
+    got = [(e["occurred_at"], e["type"], e["contact_id"], e.get("queue_id") or e.get("agent_id") or e.get("to_queue_id"))
+           for e in mapped if e["type"].startswith("contact.")]
     assert got == [(iso(day.T0 + t + 0.2), kind, contact, detail) for t, kind, contact, detail in [
         (10, "contact.queued", "C1", tr.BILLING), (20, "contact.answered", "C1", "alice"),
-        (80, "contact.queued", "C2", tr.TIER2), (81, "contact.ended", "C1", None),
+        (80, "contact.queued", "C2", tr.TIER2), (80, "contact.transferred", "C1", tr.TIER2),
+        (81, "contact.ended", "C1", None),
         (91, "contact.wrapped_up", "C1", None), (95, "contact.answered", "C2", "bob"),
         (155, "contact.ended", "C2", None), (165, "contact.wrapped_up", "C2", None)]]
+    transfer = next(e for e in mapped if e["type"] == "contact.transferred")
+    assert transfer["opens_new_contact"] is True and decode_event(orjson.dumps(transfer)).opens_new_contact
+    # Its id comes from the new contact: C2 queued again (or its QUEUED delivered twice) counts no second transfer.
+    again = _mapped([tr.records()[4] | {"id": "another-eventbridge-id"}])
+    assert [e["event_id"] for e in again if e["type"] == "contact.transferred"] == [transfer["event_id"]]
+
+
+def test_only_an_agents_transfer_counts_one() -> None:
+    queued = tr.records()[4]
+    for method in ("INBOUND", "QUEUE_TRANSFER", "CALLBACK"):
+        record = {**queued, "detail": {**queued["detail"], "initiationMethod": method}}
+        assert [e["type"] for e in map_record(record)] == ["contact.queued"], method
 
 
 @pytest.mark.parametrize("shift", [0.2, 0.0], ids=["milliseconds", "whole seconds"])

@@ -86,16 +86,22 @@ def test_channels_and_attributes() -> None:
 
 # ---- transfers (tests/ccpulse/connectors/twilio_transfer.py) ---------------------------------------------------
 
-def test_a_transfer_maps_to_each_tasks_own_contact_events() -> None:
+def test_a_transfer_maps_to_each_tasks_own_contact_events_and_a_transfer_of_the_first() -> None:
     events, rejects = feed(tr.TRANSFER)
-    got = [(e["occurred_at"], e["type"], e["contact_id"], e.get("queue_id") or e.get("agent_id"))
+    got = [(e["occurred_at"], e["type"], e["contact_id"], e.get("queue_id") or e.get("agent_id") or e.get("to_queue_id"))
            for e in events if e["type"].startswith("contact.")]
     assert rejects == [] and got == [(iso(day.T0 + t), kind, contact, detail) for t, kind, contact, detail in [
         (10, "contact.queued", tr.T11, tr.BILLING), (20, "contact.answered", tr.T11, day.ALICE),
         (80, "contact.queued", tr.T12, tr.TIER2), (80, "contact.ended", tr.T11, None),
         (90, "contact.wrapped_up", tr.T11, None), (95, "contact.answered", tr.T12, day.BOB),
+        (95, "contact.transferred", tr.T11, tr.TIER2),
         (155, "contact.ended", tr.T12, None), (165, "contact.wrapped_up", tr.T12, None)]]
-    assert all(map_callback(c) == [] for c in tr.TRANSFER + tr.FAILED if c["EventType"].startswith("task.transfer-"))
+    assert next(e for e in events if e["type"] == "contact.transferred")["opens_new_contact"] is True
+    # Initiated, attempt-failed, failed and canceled transfers count nothing: only a completed one does.
+    assert all(map_callback(c) == [] for c in tr.TRANSFER + tr.FAILED
+               if c["EventType"].startswith("task.transfer-") and c["EventType"] != "task.transfer-completed")
+    to_worker = map_callback({**tr.TRANSFER[10], "TransferType": "WORKER", "TransferTo": day.BOB})
+    assert [(e["to_agent_id"], e.get("to_queue_id")) for e in to_worker] == [(day.BOB, None)]
 
 
 def test_transfer_figures_by_hand_in_either_order_within_a_second() -> None:

@@ -13,13 +13,15 @@ task's ``TaskSid`` with ``TransferSid``, ``TransferMode``, ``TransferType``, ``T
    reservation is rejected 366 (attempt failed, transfer failed); alice goes on, wraps up 400 (talk 90),
    completes 410 (ACW 10).
 
-Nothing on T11's own callbacks says it was transferred (docs/connectors.md, "Gaps"), so ccpulse counts each
-task on its own. By hand (default voice SLA 20 s):
+Each task is its own ccpulse contact, as in Flex's own reports; ``task.transfer-completed`` (at 95, when bob
+took T12) counts the transfer on T11 without moving it: alice's talk and wrap-up of T11 stay hers. By hand
+(default voice SLA 20 s):
 
 - billing: offered 2, answered 2 (ASA (10 + 10) / 2 = 10), handled 2: talk 60 + 90, ACW 10 + 10 → AHT 85,
-  transfers 0 (the gap for T11; the failed transfer of T13 counts nothing);
-- tier2: offered 1, answered 1 (ASA 15), handled 1: talk 60 + ACW 10 = 70;
-- alice handled 2, bob handled 1; alice is in after-contact work 80–90 (her state), bob never for T13.
+  transfers 1 (T11's; the failed transfer of T13 counts nothing);
+- tier2: offered 1, answered 1 (ASA 15), handled 1: talk 60 + ACW 10 = 70, transfers 0;
+- alice handled 2, transfers 1; bob handled 1, transfers 0; alice is in after-contact work 80–90 (her
+  state), bob never for T13.
 """
 
 from __future__ import annotations
@@ -91,11 +93,11 @@ FAILED_WITHOUT_TRANSFER = [c for c in FAILED if not c["EventType"].startswith("t
 
 EXPECTED_QUEUES: dict[str, dict[str, Any]] = {
     BILLING: {"offered": 2, "answered": 2, "asa_seconds": 10.0, "handled": 2, "avg_talk_seconds": 75.0,
-              "avg_acw_seconds": 10.0, "aht_seconds": 85.0, "transfers": 0},
+              "avg_acw_seconds": 10.0, "aht_seconds": 85.0, "transfers": 1},
     TIER2: {"offered": 1, "answered": 1, "asa_seconds": 15.0, "handled": 1, "avg_talk_seconds": 60.0,
             "avg_acw_seconds": 10.0, "aht_seconds": 70.0, "transfers": 0},
 }
-EXPECTED_AGENTS: dict[str, dict[str, Any]] = {ALICE: {"handled": 2, "transfers": 0}, BOB: {"handled": 1, "transfers": 0}}
+EXPECTED_AGENTS: dict[str, dict[str, Any]] = {ALICE: {"handled": 2, "transfers": 1}, BOB: {"handled": 1, "transfers": 0}}
 #: alice's states around the transfer: (seconds, state).
 ALICE_STATES = [(20, "on_contact"), (80, "after_contact_work"), (90, "available"), (310, "on_contact"),
                 (400, "after_contact_work"), (410, "available")]
