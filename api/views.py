@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ccpulse.csv_safety import csv_cell
@@ -21,7 +21,7 @@ from api.store import ReadModelStore
 log = logging.getLogger("ccpulse.api")
 
 __all__ = [
-    "SURVEY_FIELDS", "agent_view", "mask", "centre_live", "open_cases", "csv_cell", "csv_text", "entity_profile", "entity_rows",
+    "SURVEY_FIELDS", "agent_view", "mask", "centre_live", "open_cases", "csv_cell", "csv_text", "entity_profile", "entity_rows", "iter_queue_views",
     "entity_series", "interval_rows", "merged_series", "mixed_sla",
     "queue_views", "recent_contacts", "select_queues", "series_rows", "staffing_view", "summary_view", "survey_rows", "team_agents",
     "window_row",
@@ -200,10 +200,16 @@ def queue_views(store: ReadModelStore, now: float | None = None, only: str | Non
                 among: frozenset[str] | None = None) -> list[dict[str, Any]]:
     """Live state, current 15-minute interval, today's figures and staffing of every queue (or one,
     or those ``among`` a selection)."""
+    return list(iter_queue_views(store, now, only, among))
+
+
+def iter_queue_views(store: ReadModelStore, now: float | None = None, only: str | None = None,
+                     among: frozenset[str] | None = None) -> Iterator[dict[str, Any]]:
+    """:func:`queue_views` one queue at a time: the live state of all of them is counted first, in
+    one pass, so a caller may hand the event loop back between two queues (``api.deps.paced``)."""
     now = store.event_now() if now is None else now
     ids = [only] if only else [q for q in store.queue_ids() if among is None or q in among]
     live = queue_live(ids, store.contacts.values(), store.agents.values())
-    views = []
     for queue_id in ids:
         channel = store.queue_channel(queue_id)
         sla = store.settings.queue(queue_id, channel)
@@ -211,7 +217,7 @@ def queue_views(store: ReadModelStore, now: float | None = None, only: str | Non
         state = live[queue_id]
         oldest = state.pop("oldest_queued_at")
         state.pop("queue_id", None)
-        views.append({
+        yield {
             "queue_id": queue_id,
             "name": sla.name or queue_id,
             "group": sla.group,
@@ -225,8 +231,7 @@ def queue_views(store: ReadModelStore, now: float | None = None, only: str | Non
             "current_interval": window_row(store, [key], sla, "15m", now),
             "today": window_row(store, [key], sla, "1d", now),
             "staffing": staffing_view(store.intervals.get(key, {}), sla, state["agents_staffed"], now),
-        })
-    return views
+        }
 
 
 # ---- the centre ------------------------------------------------------------------------------------

@@ -14,13 +14,14 @@ import time
 from collections.abc import Iterator
 
 from fastapi import APIRouter, Depends, Response
+from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
-from api.deps import PROFILE_DEFAULT_DAYS, metrics_store
+from api.deps import PROFILE_DEFAULT_DAYS, metrics_store, paced
 from api.scope import ScopedStore
 from api.store import ReadModelStore
-from api.views import queue_views
+from api.views import iter_queue_views
 from ccpulse.domain.buckets import ASA_BUSINESS_MEASURES, asa_business_seconds
 from ccpulse.domain.intervals import interval_end, interval_start
 from ccpulse.domain.profiles import PROFILE_BY, slot_label
@@ -79,6 +80,11 @@ class ReadModelCollector:
         return served
 
     def collect(self) -> Iterator[Metric]:
+        return (family for family in self.steps() if family is not None)
+
+    def steps(self) -> Iterator[Metric | None]:
+        """The metric families, with a ``None`` after each queue: a point where the scrape may hand
+        the event loop back (``api.deps.paced``)."""
         # While the read model is still loading its counters would be low, which Prometheus
         # would take for a reset and count the day twice: serve business series only when ready.
         if self.store.ready:
@@ -90,7 +96,7 @@ class ReadModelCollector:
             # operator's, not any one client's: unrestricted metrics tokens only.
             yield from self._health()
 
-    def _queues(self) -> Iterator[Metric]:
+    def _queues(self) -> Iterator[Metric | None]:
         store = self.store
         now = store.event_now()
         zone = store.settings.zone
@@ -111,7 +117,7 @@ class ReadModelCollector:
             "Mean time to answer on the queue's SLA clock, by local weekday or hour of day, over today and the 7 days "
             "before; slot 1-mon … 7-sun or 00:00 … 23:00 (GET /api/v1/queues/{id}/profile)", labels=["queue", "by", "slot"])
         profile_start = interval_start(day_start - PROFILE_DEFAULT_DAYS * 86400 + 43200, "1d", zone)
-        for view in queue_views(store, now):
+        for view in iter_queue_views(store, now):
             q = view["queue_id"]
             for channel, count in view["live"]["waiting_by_channel"].items():
                 waiting.add_metric([q, channel], count)
@@ -138,6 +144,7 @@ class ReadModelCollector:
                         # weekdays as 1-mon … 7-sun so that dashboards sort them in calendar order
                         label = f"{slot + 1}-{slot_label(slot, by)}" if by == "weekday" else slot_label(slot, by)
                         profile.add_metric([q, by, label], seconds)
+            yield None
         yield from (waiting, longest, agents, sl, target, limit, *counters.values(), wait, handle, surveys, profile)
 
     def _retention(self) -> Iterator[Metric]:
@@ -249,6 +256,20 @@ def registry_for(store: ReadModelStore) -> CollectorRegistry:
     return registry
 
 
+class _Families:
+    """Metric families already collected, as ``generate_latest`` reads a registry."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> list[Metric]:
+        return self.families
+
+
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(store: ReadModelStore = Depends(metrics_store)) -> Response:
-    return Response(generate_latest(registry_for(store)), media_type=CONTENT_TYPE_LATEST)
+    families = await paced(ReadModelCollector(store).steps())  # 253 ms in one go at 500 queues
+    # Writing them out (2 MB of text at 500 queues, 180 ms) reads only these families, not the
+    # store: a worker thread can do it while the loop goes on.
+    body = await run_in_threadpool(generate_latest, _Families(families))  # type: ignore[arg-type]
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

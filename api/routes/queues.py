@@ -4,12 +4,13 @@ from __future__ import annotations
 
 
 from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
 
 from api.auth import Principal
 from api.deps import (CSV_RESPONSE, PROFILE_CSV_RESPONSE, IntervalQuery, ProfileQuery, get_principal, get_store,
-                      interval_answer, interval_query, known_queue, profile_answer, profile_query, queue_selection)
+                      interval_answer, interval_query, known_queue, model_response, paced, profile_answer, profile_query, queue_selection)
 from api.store import ReadModelStore
-from api.views import mask, queue_views
+from api.views import iter_queue_views, mask, queue_views
 from ccpulse.domain.intervals import iso
 from schemas.api import ErrorResponse, Profile, QueueContacts, QueueIntervals, QueueList, QueueView
 
@@ -22,7 +23,9 @@ BAD_RANGE = {422: {"model": ErrorResponse, "description": "Bad granularity, rang
 async def list_queues(store: ReadModelStore = Depends(get_store),
                       selection: frozenset[str] | None = Depends(queue_selection)) -> dict:
     now = store.event_now()
-    return {"generated_at": iso(now), "queues": queue_views(store, now, among=selection)}
+    views = await paced(iter_queue_views(store, now, among=selection))
+    # Checking and writing the views (40 ms at 500 queues) reads only them: in a worker thread.
+    return await run_in_threadpool(model_response, QueueList, {"generated_at": iso(now), "queues": views}, "queues")
 
 
 @router.get("/{queue_id}", response_model=QueueView, responses=NOT_FOUND, summary="One queue")
