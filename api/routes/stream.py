@@ -19,10 +19,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from api.auth import Principal
-from api.deps import get_stream_principal, require, split_ids
+from api.deps import get_stream_principal, paced, require, split_ids
 from api.scope import scoped
 from api.store import ReadModelStore
-from api.views import agent_view, queue_views, select_queues, summary_view
+from api.views import agent_view, iter_queue_views, queue_views, select_queues, summary_view
 from ccpulse.domain.intervals import iso
 
 __all__ = ["SnapshotCache", "StreamFilter", "build_snapshot", "router"]
@@ -39,7 +39,19 @@ def build_snapshot(store: ReadModelStore, queues: frozenset[str] | None = None, 
                    auth_disabled: bool = False) -> dict[str, Any]:
     """One snapshot: the centre, the selected queues (None = all), their logged-in agents and firing alerts."""
     now = store.event_now() if now is None else now
-    queue_rows = queue_views(store, now, among=queues)
+    return _snapshot(store, queues, now, queue_views(store, now, among=queues), auth_disabled)
+
+
+async def build_snapshot_paced(store: ReadModelStore, queues: frozenset[str] | None = None,
+                               auth_disabled: bool = False) -> dict[str, Any]:
+    """:func:`build_snapshot` with its queue views built queue by queue, handing the event loop back
+    between them (``api.deps.paced``): at 500 queues they took 67 ms in one go, every second."""
+    now = store.event_now()
+    return _snapshot(store, queues, now, await paced(iter_queue_views(store, now, among=queues)), auth_disabled)
+
+
+def _snapshot(store: ReadModelStore, queues: frozenset[str] | None, now: float, queue_rows: list[dict[str, Any]],
+              auth_disabled: bool) -> dict[str, Any]:
     agents = [agent_view(row, now) for row in store.agents.values()
               if row.get("state") != "offline"
               and (queues is None or queues.intersection(row.get("queue_ids") or ()))]
@@ -79,7 +91,27 @@ class SnapshotCache:
         self.max_age = max_age
         self.auth_disabled = auth_disabled
         self._entries: dict[StreamFilter, tuple[float, bytes]] = {}
+        self._building: dict[StreamFilter, asyncio.Future[bytes]] = {}
         self.builds = 0
+
+    async def aget(self, wanted: StreamFilter = StreamFilter()) -> bytes:
+        """:meth:`get` for the stream: the snapshot built paced, once for all the clients that ask
+        for it while it builds."""
+        entry = self._entries.get(wanted)
+        if entry is not None and time.monotonic() - entry[0] < self.max_age:
+            return entry[1]
+        building = self._building.get(wanted)
+        if building is None:
+            building = self._building[wanted] = asyncio.ensure_future(self._build(wanted))
+            building.add_done_callback(lambda _: self._building.pop(wanted, None))
+        return await asyncio.shield(building)  # a client leaving does not cancel the others' snapshot
+
+    async def _build(self, wanted: StreamFilter) -> bytes:
+        visible = scoped(self.store, wanted.scope)
+        queues = select_queues(visible, wanted.queue_ids, wanted.group, wanted.team, wanted.site)  # type: ignore[arg-type]
+        data = orjson.dumps(await build_snapshot_paced(visible, queues, auth_disabled=self.auth_disabled))  # type: ignore[arg-type]
+        self._keep(wanted, data)
+        return data
 
     def get(self, wanted: StreamFilter = StreamFilter()) -> bytes:
         clock = time.monotonic()
@@ -89,12 +121,15 @@ class SnapshotCache:
         visible = scoped(self.store, wanted.scope)
         queues = select_queues(visible, wanted.queue_ids, wanted.group, wanted.team, wanted.site)  # type: ignore[arg-type]
         data = orjson.dumps(build_snapshot(visible, queues, auth_disabled=self.auth_disabled))  # type: ignore[arg-type]
+        self._keep(wanted, data, clock)
+        return data
+
+    def _keep(self, wanted: StreamFilter, data: bytes, clock: float | None = None) -> None:
         self.builds += 1
         if len(self._entries) >= CACHE_SIZE and wanted not in self._entries:
             # Drop the stalest filter.
             del self._entries[min(self._entries, key=lambda k: self._entries[k][0])]
-        self._entries[wanted] = (clock, data)
-        return data
+        self._entries[wanted] = (time.monotonic() if clock is None else clock, data)
 
 
 def snapshot_cache(request: Request) -> SnapshotCache:
@@ -136,7 +171,7 @@ def _watch_shutdown() -> None:
 async def _events(request: Request, cache: SnapshotCache, wanted: StreamFilter) -> AsyncIterator[bytes]:
     yield b"retry: 2000\n\n"  # EventSource reconnects 2 s after the API went away
     while not _shutdown.is_set() and not await request.is_disconnected():
-        yield b"event: snapshot\ndata: " + cache.get(wanted) + b"\n\n"
+        yield b"event: snapshot\ndata: " + await cache.aget(wanted) + b"\n\n"
         await asyncio.sleep(PERIOD / 2)
         if _shutdown.is_set() or await request.is_disconnected():
             break

@@ -173,3 +173,18 @@ def test_wallboard_page_served(client) -> None:
     assert response.headers["content-type"].startswith("text/html")
     assert "EventSource" in response.text and "/api/v1/stream" in response.text
     assert "innerHTML" not in response.text  # data goes into the DOM as text only
+
+
+def test_clients_asking_while_a_snapshot_builds_share_it(centre, monkeypatch) -> None:
+    monkeypatch.setattr(centre, "event_now", lambda: NOW)
+    cache = SnapshotCache(centre, max_age=60)
+
+    async def three_clients() -> list[bytes]:
+        return await asyncio.gather(*(cache.aget(StreamFilter(queue_ids=("sales",))) for _ in range(3)))
+
+    first, second, third = asyncio.run(three_clients())
+    assert first is second is third and cache.builds == 1
+    assert orjson.loads(first) == orjson.loads(cache.get(StreamFilter(queue_ids=("sales",))))  # the cached one
+    cache.max_age = 0
+    fresh = orjson.loads(asyncio.run(cache.aget(StreamFilter())))
+    assert fresh == orjson.loads(SnapshotCache(centre, max_age=0).get(StreamFilter()))  # paced = built in one go
