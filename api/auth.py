@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import secrets
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,5 +157,5 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _toml_list(values: list[str]) -> str:
+def _toml_list(values: Sequence[str]) -> str:
     return "[" + ", ".join(f'"{v}"' for v in values) + "]"

@@ -153,7 +153,8 @@ class ScopedStore:
             # An agent's figures here are their work on these queues: the agentq series summed
             # (one queue: the series itself, shared, not copied).
             one = series_list[0]
-            lazy[("agent", agent_id)] = (lambda one=one: one) if len(series_list) == 1 else partial(merged_series, series_list)
+            # mypy cannot infer a lambda whose parameter has a default (the loop's current series, bound here)
+            lazy[("agent", agent_id)] = (lambda one=one: one) if len(series_list) == 1 else partial(merged_series, series_list)  # type: ignore[misc]
         return LazySeries(out, lazy)
 
     @property

@@ -137,15 +137,15 @@ class ReadModelStore:
         elif kind == "interval":
             self.interval_changes += 1
             dimension, entity, start = _bucket_ident(ident)
-            value = None if row is None else {"c": row["c"], "max_wait_ms": row.get("max_wait_ms")}
+            interval_row = None if row is None else {"c": row["c"], "max_wait_ms": row.get("max_wait_ms")}
             for layer in (self._live, None if self._covered(dimension, entity, start) else self.intervals):
                 if layer is not None:
                     series = layer.setdefault((dimension, entity), {})
-                    old = series.pop(start, None) if value is None else series.get(start)
-                    if value is not None:
-                        series[start] = value
+                    old = series.pop(start, None) if interval_row is None else series.get(start)
+                    if interval_row is not None:
+                        series[start] = interval_row
                     if layer is self.intervals:
-                        self.totals.replace((dimension, entity), start, old, value)
+                        self.totals.replace((dimension, entity), start, old, interval_row)
         elif kind == "retention":
             # Keep the sum over all customers current: take the customer's old row back, add the new one.
             old = self.retention_rows.pop(ident, None)

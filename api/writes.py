@@ -28,7 +28,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from schemas.events import CUSTOMER_EVENT_TYPES, AgentStateChanged, ContactQueued, Event
+from schemas.events import CUSTOMER_EVENT_TYPES, AgentStateChanged, ContactEvent, ContactQueued, Event
 
 __all__ = ["ContactOwners", "WriteScope"]
 
@@ -96,6 +96,7 @@ class WriteScope:
             return f"queue {outside[0]!r} is not one of this token's queues"
         if isinstance(event, AgentStateChanged):
             return self._agent_problem(event)
+        assert isinstance(event, ContactEvent)  # customer events returned above
         contact = event.contact_id
         known = self.contact_queue(contact)
         if known is not None and known not in self.queues:

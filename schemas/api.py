@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -34,7 +34,7 @@ class Health(BaseModel):
     rows: int = 0
 
 
-_INTERVAL_EXAMPLE = {
+_INTERVAL_EXAMPLE: dict[str, Any] = {
     "interval_start": "2026-03-02T09:00:00Z", "interval_end": "2026-03-02T09:15:00Z", "granularity": "15m",
     "offered": 42, "answered": 38, "abandoned": 4, "short_abandoned": 1, "flowed_out": 0,
     "answered_within_sl": 31, "abandoned_within_sl": 2, "service_level": 0.7561, "sl_threshold_seconds": 20.0,
@@ -393,7 +393,7 @@ class IngestResponse(BaseModel):
 
 
 # ---- weekday and hour-of-day profiles ----------------------------------------------------------------
-_PROFILE_EXAMPLE = {
+_PROFILE_EXAMPLE: dict[str, Any] = {
     "slot": 0, "label": "mon", "offered": 412, "answered": 380, "abandoned": 32, "handled": 377,
     "asa_seconds": 14.2, "response_time_seconds": 14.2, "service_level": 0.8312, "aht_seconds": 291.5,
     "csat": 0.84, "csat_responses": 57, "nps": 31.0, "nps_responses": 42, "cases_resolved": 120,

@@ -32,12 +32,14 @@ __all__ = [
     "ContactAbandoned",
     "ContactAnswered",
     "ContactEnded",
+    "ContactEvent",
     "ContactFlowedOut",
     "ContactHoldEnded",
     "ContactHoldStarted",
     "ContactQueued",
     "ContactTransferred",
     "ContactWrappedUp",
+    "CustomerEvent",
     "CustomerPurchase",
     "CUSTOMER_EVENT_TYPES",
     "Event",
@@ -311,6 +313,10 @@ Event = Annotated[
 ]
 
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
+
+#: The events about one contact (they carry ``contact_id``) and about one customer (``customer_id``).
+ContactEvent = _ContactEvent
+CustomerEvent = _CustomerEvent
 
 #: Every event type, in contract order.
 EVENT_TYPES: tuple[str, ...] = tuple(

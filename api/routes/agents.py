@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
@@ -12,8 +13,10 @@ from api.views import agent_view, select_queues
 from schemas.api import AgentIntervals, AgentList, AgentRow, ErrorResponse, Profile
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
-NOT_FOUND = {404: {"model": ErrorResponse, "description": "Unknown agent"}}
-BAD_RANGE = {422: {"model": ErrorResponse, "description": "Bad granularity, range or format"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse, "description": "Unknown agent"}}
+BAD_RANGE: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorResponse, "description": "Bad granularity, range or format"},
+}
 
 
 @router.get("", response_model=AgentList, summary="Agents with their current state",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends
 
 from api.deps import (CSV_RESPONSE, PROFILE_CSV_RESPONSE, IntervalQuery, ProfileQuery, get_store, interval_answer,
@@ -10,8 +12,12 @@ from api.store import ReadModelStore
 from schemas.api import ChannelIntervals, ErrorResponse, Profile
 
 router = APIRouter(prefix="/api/v1/channels", tags=["channels"])
-NOT_FOUND = {404: {"model": ErrorResponse, "description": "Not one of voice, chat, email"}}
-BAD_RANGE = {422: {"model": ErrorResponse, "description": "Bad granularity, range or format"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "Not one of voice, chat, email"},
+}
+BAD_RANGE: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorResponse, "description": "Bad granularity, range or format"},
+}
 
 
 @router.get("/{channel}/intervals", response_model=ChannelIntervals,

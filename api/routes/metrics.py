@@ -223,7 +223,7 @@ class ReadModelCollector:
             if not buckets:
                 buckets, counts = list(row["latency_buckets"]), [0] * len(row["latency_counts"])
             if list(row["latency_buckets"]) == buckets:
-                counts = [a + b for a, b in zip(counts, row["latency_counts"])]
+                counts = [a + b for a, b in zip(counts, row["latency_counts"], strict=False)]
                 latency_sum += row["latency_sum"]
             fresh += wall - row.get("updated_at", 0) < WORKER_FRESH_SECONDS
         events = CounterMetricFamily("ccpulse_events_consumed", "Event messages processed by the workers", labels=["topic"])
@@ -233,7 +233,7 @@ class ReadModelCollector:
         histogram = HistogramMetricFamily("ccpulse_processing_latency_seconds", "Event time to processed by a worker")
         if buckets:
             cumulative, running = [], 0
-            for bound, n in zip([*map(str, buckets), "+Inf"], counts):
+            for bound, n in zip([*map(str, buckets), "+Inf"], counts, strict=False):
                 running += n
                 cumulative.append((bound, running))
             histogram.add_metric([], cumulative, latency_sum)

@@ -7,7 +7,7 @@ than the lateness bound are folded into a single base record to bound memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ccpulse.domain.contact import Contributions, bucket_key, diff_contributions
@@ -103,7 +103,7 @@ def time_in_state(agent_id: str, changes: Iterable[Mapping[str, Any]]) -> Contri
     """
     out: Contributions = {}
     ordered = list(changes)
-    for current, following in zip(ordered, ordered[1:]):
+    for current, following in zip(ordered, ordered[1:], strict=False):
         if current["state"] == "offline":
             continue
         measure = f"time_{current['state']}_ms"
@@ -113,7 +113,7 @@ def time_in_state(agent_id: str, changes: Iterable[Mapping[str, Any]]) -> Contri
     return out
 
 
-def time_in_state_delta(agent_id: str, changes: list[Mapping[str, Any]], event_id: str) -> Contributions:
+def time_in_state_delta(agent_id: str, changes: Sequence[Mapping[str, Any]], event_id: str) -> Contributions:
     """What inserting the change ``event_id`` (already in the sorted ``changes``) adds to time in state.
 
     Only the span it splits changes: prev→next becomes prev→new + new→next. Working on

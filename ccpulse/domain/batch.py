@@ -29,7 +29,7 @@ from ccpulse.domain.entity import (SWEEP_INDEX, SWEEP_SECONDS, AgentRules, Chang
                                    judging_mark, numbered)
 from ccpulse.domain.retention import accept_customer_event, retention_contributions, fact_record, sum_contributions
 from ccpulse.settings import Settings
-from schemas.events import AgentStateChanged, Event, EventRejected
+from schemas.events import AgentStateChanged, ContactEvent, Event, EventRejected
 
 __all__ = ["SWEEP_SECONDS", "BatchResult", "PartitionFold", "RetentionResult", "apply_fcr", "fold_messages",
            "fold_retention", "merge_bucket_sets"]
@@ -128,7 +128,7 @@ class PartitionFold:
         return judging_mark((marks.get(s), self.read_to_end(s)) for s in sorted(sources))
 
     def contact_event(self, event: Event, raw: bytes, src: str, offset: int) -> str | None:
-        assert not isinstance(event, AgentStateChanged)
+        assert isinstance(event, ContactEvent)
         cid = event.contact_id
         change = self.rules.on_event(cid, self.contacts.get(cid), event_record(event, raw, src, offset),
                                      self.judging_mark(src, event.at))

@@ -75,7 +75,7 @@ def apply_delta(bucket: dict[str, Any] | None, delta: Mapping[str, Any], source:
             else:
                 counters.pop(measure, None)
     if tops is not None:
-        bucket["tops"] = sorted(([w, v] for v, w in tops.items()), key=lambda wv: (-wv[0], wv[1]))[:TOP_KEEP]
+        bucket["tops"] = [[w, v] for v, w in sorted(tops.items(), key=lambda vw: (-vw[1], vw[0]))[:TOP_KEEP]]
     bucket["hwm"][source] = list(seq)
     return bucket, True
 

@@ -83,7 +83,7 @@ class Calendar:
         weekly = []
         for day in WEEKDAYS:
             spans = sorted(parse_span(text) for text in hours.get(day, ()))
-            for (_, end), (start, _) in zip(spans, spans[1:]):
+            for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
                 if start < end:
                     raise ValueError(f"opening spans of {day} overlap")
             weekly.append(tuple(spans))

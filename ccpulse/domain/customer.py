@@ -138,7 +138,7 @@ def customer_cases(contacts: Mapping[str, Record], window_seconds: float) -> lis
     return cases
 
 
-def _add(out: Contributions, keys: list[str], measures: Mapping[str, int]) -> None:
+def _add(out: Contributions, keys: list[str], measures: Mapping[str, float]) -> None:
     for key in keys:
         bucket = out.setdefault(key, {})
         for measure, value in measures.items():

@@ -246,12 +246,13 @@ class ContactRules:
     def on_due(self, cid: str, state: Mapping[str, Any], judging: float) -> Change | None:
         """What the sweep does at ``judging`` (the partition's judging watermark): settle, expire,
         compact, delete. None: nothing was due."""
+        current: dict[str, Any] | None
         current = dict(state)
         out = Change(current)
         acted = False
         if not current.get("settled") and judging >= current.get("last_t", 0.0) + self.lateness:
             self._settle(cid, out)
-            current, acted = out.state, True  # type: ignore[assignment]
+            current, acted = out.state, True
         while current is not None and judging >= self.due_at(current) + self.lateness:
             before = self.due_at(current), current.get("compact"), current.get("open")
             out = self._chain(out, self._transition(cid, current))

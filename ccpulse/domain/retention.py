@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo
 from ccpulse.domain import formulas
 from ccpulse.domain.intervals import iso, local_start
 from ccpulse.settings import RetentionSettings
-from schemas.events import CUSTOMER_EVENT_TYPES, EventRejected, decode_event
+from schemas.events import CUSTOMER_EVENT_TYPES, CustomerEvent, EventRejected, decode_event
 
 __all__ = [
     "CurrencyMismatch",
@@ -120,8 +120,9 @@ def accept_customer_event(raw: bytes | None, src: str, offset: int, deployment_c
     event = decode_event(raw)
     if event.type not in CUSTOMER_EVENT_TYPES:
         raise EventRejected("wrong_topic", f"{event.type} belongs on the contact, survey or agent topic")
+    assert isinstance(event, CustomerEvent)  # the types of CUSTOMER_EVENT_TYPES
     try:
-        return event.customer_id, customer_record(event, raw or b"", src, offset, deployment_currency)  # type: ignore[union-attr]
+        return event.customer_id, customer_record(event, raw or b"", src, offset, deployment_currency)
     except CurrencyMismatch as exc:
         raise EventRejected("currency_mismatch", f"{event.type}: {exc}") from None
 
