@@ -7,7 +7,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from api.store import RECENT_KEEP, ReadModelStore
 
-from .conftest import make_settings, recent
+from .conftest import make_settings, put, recent
 
 
 def test_recent_rows_are_kept_newest_first_up_to_the_bound() -> None:
@@ -75,3 +75,24 @@ def test_the_centre_series_is_cached_until_an_interval_row_changes() -> None:
     put_tombstone = store.apply
     put_tombstone(b"interval|queue|a|900", None)
     assert store.centre_series()[900]["c"] == {"offered": 2}
+
+
+def test_settle_heap_takes_the_rows_out_of_the_cyclic_collectors_passes(store) -> None:
+    import gc
+
+    for n in range(2000):
+        put(store, f"agent|a{n}", {"kind": "agent", "agent_id": f"a{n}", "state": "available", "since": 0.0,
+                                   "reason": None, "queue_ids": ["sales"], "team": None, "site": None, "changed_at": 0.0})
+    try:
+        before = gc.get_freeze_count()
+        store.settle_heap(collect=True)
+        # Every row (a dict and its queue list) now lies outside the collector's passes...
+        assert gc.get_freeze_count() - before >= 2 * 2000
+        row = store.agents["a7"]
+        assert not any(row is obj for obj in gc.get_objects())
+        # ... and a row applied afterwards is tracked again until the next settle.
+        put(store, "agent|a7", {**row, "state": "away"})
+        assert any(store.agents["a7"] is obj for obj in gc.get_objects())
+        assert store._frozen_at == store.rows_applied - 1
+    finally:
+        gc.unfreeze()
