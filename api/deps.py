@@ -21,7 +21,7 @@ from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBear
 from api.auth import Principal
 from api.scope import scoped
 from api.store import ReadModelStore
-from api.views import csv_text, entity_profile, entity_rows, select_queues, team_agents
+from ccpulse.readmodel.views import csv_text, entity_profile, entity_rows, select_queues, team_agents
 from ccpulse.domain.intervals import iso
 from ccpulse.domain.profiles import PROFILE_FIELDS
 from ccpulse.settings import Settings

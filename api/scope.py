@@ -24,7 +24,7 @@ from functools import cached_property, partial
 from typing import Any
 
 from api.store import ReadModelStore
-from api.views import merged_series
+from ccpulse.readmodel.views import merged_series
 from ccpulse.domain.intervals import AGENT_QUEUE, split_agent_queue
 from ccpulse.settings import Settings
 

@@ -18,7 +18,7 @@ zone, or a fixed bug. This command is a second thin driver over the worker's cor
    as final: end + lateness + FCR window behind the newest event read) as a new *generation* of
    the read model: rows ``recomputed|<generation>|interval|<bucket>`` and then the commit marker
    ``generation|<generation>``. API instances switch to a generation atomically once its marker
-   and all its rows are in (``api/store.py``); open intervals stay live. Generations this one
+   and all its rows are in (``ccpulse/readmodel/state.py``); open intervals stay live. Generations this one
    covers entirely are withdrawn (tombstoned) afterwards, so compaction removes them.
 
 ``--dry-run --format csv`` publishes nothing and writes, for every interval of the range, the
@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from pydantic import ValidationError
@@ -52,10 +52,11 @@ from pydantic import ValidationError
 from ccpulse.csv_safety import csv_cell
 from ccpulse.domain.batch import PartitionFold, apply_fcr, merge_bucket_sets, merge_fcr
 from ccpulse.domain.intervals import BUCKET_SECONDS, iso, parse_time, split_bucket_key
+from ccpulse.readmodel.keys import GENERATION_PARTITION, generation_marker_key, generation_row_key
+from ccpulse.readmodel.rows import generation_covers, interval_row
+from ccpulse.readmodel.state import ReadModel
+from ccpulse.readmodel.views import entity_rows
 from ccpulse.settings import Settings
-
-if TYPE_CHECKING:
-    from api.store import ReadModelStore
 
 __all__ = [
     "DIMENSIONS",
@@ -151,8 +152,6 @@ class Scope:
                 "queues": None if self.queues is None else list(self.queues)}
 
     def covers(self, bucket_key: str) -> bool:
-        from api.store import generation_covers
-
         dimension, entity, start = split_bucket_key(bucket_key)
         return generation_covers(self.marker(), dimension, entity, int(start))
 
@@ -464,10 +463,8 @@ async def read_topic(servers: str, topic: str) -> list[tuple[bytes, bytes | None
     return out
 
 
-def _store(settings: Settings, messages: Iterable[tuple[bytes, bytes | None]]) -> ReadModelStore:
-    from api.store import ReadModelStore
-
-    store = ReadModelStore(settings, "unused:9092")
+def _store(settings: Settings, messages: Iterable[tuple[bytes, bytes | None]]) -> ReadModel:
+    store = ReadModel(settings)
     for key, value in messages:
         store.apply(key, value)
     return store
@@ -476,8 +473,6 @@ def _store(settings: Settings, messages: Iterable[tuple[bytes, bytes | None]]) -
 def generation_messages(generation: str, scope: Scope, buckets: dict[str, dict[str, Any]],
                         details: dict[str, Any]) -> list[tuple[bytes, bytes]]:
     """The generation's rows, then its commit marker (publication order)."""
-    from api.store import generation_marker_key, generation_row_key, interval_row
-
     out = []
     for key in sorted(k for k in buckets if scope.covers(k)):
         dimension, entity, start = split_bucket_key(key)
@@ -488,11 +483,9 @@ def generation_messages(generation: str, scope: Scope, buckets: dict[str, dict[s
     return out
 
 
-def withdrawals(store: ReadModelStore, generation: str, scope: Scope) -> list[bytes]:
+def withdrawals(store: ReadModel, generation: str, scope: Scope) -> list[bytes]:
     """Keys to tombstone once ``generation`` is committed: every generation it covers entirely
     (marker first, then rows), and rows of older generations that never got a marker."""
-    from api.store import generation_marker_key, generation_row_key
-
     keys: list[bytes] = []
     for old in sorted(set(store.generation_markers) | set(store.generation_rows)):
         if old >= generation:
@@ -534,10 +527,8 @@ class Diff:
         return len(self.rows) - self.count("same")
 
 
-def diff_rows(before: ReadModelStore, after: ReadModelStore, scope: Scope) -> Diff:
+def diff_rows(before: ReadModel, after: ReadModel, scope: Scope) -> Diff:
     """Every 15-minute row of the scope as the API serves it now and as it would serve it after."""
-    from api.views import entity_rows
-
     out = Diff()
     # Per-(agent, queue) rows are compared too: a queue-limited token is served their sums.
     series = {key for store in (before, after) for key in store.intervals
@@ -738,7 +729,6 @@ def _write_dry_run(diff: Diff, output: str, read_line: str, scope: Scope, left_o
 
 async def _publish(settings: Settings, servers: str, messages: list[tuple[bytes, bytes]], tombstones: list[bytes]) -> None:
     """Send the generation's rows, wait for them, then its marker; then withdraw what it supersedes."""
-    from api.store import GENERATION_PARTITION
     from ccpulse.kafka import start_producer
 
     topic = settings.topics.read_model

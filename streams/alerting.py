@@ -1,6 +1,6 @@
 """Real-time SLA breach detection, run by the leader worker once a second.
 
-The leader keeps the whole read model in memory (the same store the API uses), so
+The leader keeps the whole read model in memory (read from Kafka as the API reads it: ``ccpulse.readmodel``), so
 it sees every queue whatever partitions it owns. Each second it builds a snapshot
 per queue, evaluates the pure rules (``ccpulse.domain.alerts``) at *event time
 advanced by the worker's clock* — so a contact breaches the moment it has waited
@@ -18,11 +18,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from api.store import ReadModelStore
 from ccpulse.domain.alerts import QueueSnapshot, evaluate_queue, step
 from ccpulse.domain.buckets import merge_buckets
 from ccpulse.domain.intervals import BUCKET_SECONDS, bucket_start
 from ccpulse.domain.live import queue_live
+from ccpulse.readmodel.consumer import ReadModelConsumer
 from ccpulse.settings import Settings
 from ccpulse.webhook import WebhookSender
 
@@ -32,7 +32,7 @@ log = logging.getLogger("ccpulse.alerts")
 Publish = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
-def snapshots(store: ReadModelStore, now: float) -> list[QueueSnapshot]:
+def snapshots(store: ReadModelConsumer, now: float) -> list[QueueSnapshot]:
     """A snapshot of every queue: waiting contacts, staffed agents, current and 30-minute counters."""
     current = bucket_start(now)
     queues = store.queue_ids()
@@ -52,7 +52,7 @@ def snapshots(store: ReadModelStore, now: float) -> list[QueueSnapshot]:
 
 
 class AlertEvaluator:
-    def __init__(self, settings: Settings, store: ReadModelStore, publish: Publish) -> None:
+    def __init__(self, settings: Settings, store: ReadModelConsumer, publish: Publish) -> None:
         self.settings = settings
         self.store = store
         self.publish = publish

@@ -32,6 +32,8 @@ from ccpulse.domain.entity import (SWEEP_INDEX, SWEEP_SECONDS, AgentRules, Chang
 from ccpulse.domain.customer import customer_contributions, prune_customer
 from ccpulse.domain.retention import accept_customer_event, fact_record
 from ccpulse.domain.retention import retention_contributions
+from ccpulse.readmodel.keys import agent_row_key, contact_row_key, interval_row_key, recent_row_key, retention_row_key
+from ccpulse.readmodel.rows import interval_row
 from ccpulse.settings import Settings
 from schemas.deadletter import deadletter_record
 from schemas.events import AgentStateChanged, Event, EventRejected
@@ -39,8 +41,7 @@ from streams import faust_internals
 from streams.faust_internals import writing_for
 from streams.stats import WorkerStats
 from streams.schedule import DueSchedule
-from streams.readmodel import (ReadModelPublisher, agent_row_key, contact_row_key, interval_row_key, recent_row_key,
-                               retention_row_key)
+from streams.readmodel import ReadModelPublisher
 
 __all__ = ["AgentProcessor", "ContactProcessor", "CustomerProcessor", "Fanout", "IntervalProcessor", "RetentionProcessor",
            "changelog_acknowledged", "changelog_flush", "facts_message", "watch_changelog"]
@@ -706,11 +707,7 @@ class IntervalProcessor(_Processor):
 
     def publish(self, key: str, bucket: dict[str, Any]) -> None:
         dimension, entity, start = split_bucket_key(key)
-        tops = bucket["tops"]
-        self.readmodel.upsert(interval_row_key(key), "interval", {
-            "dimension": dimension, "id": entity, "start": int(start),
-            "c": bucket["c"], "max_wait_ms": tops[0][0] if tops else None,
-        })
+        self.readmodel.upsert(interval_row_key(key), "interval", interval_row(dimension, entity, int(start), bucket))
 
     async def process(self, events: Sequence[faust.EventT]) -> None:
         # Each bucket a batch touches is written (and published) once, after the batch's dead letters

@@ -25,7 +25,8 @@ import faust
 import orjson
 from faust.types import TP
 
-from api.store import ReadModelStore
+from ccpulse.readmodel.consumer import ReadModelConsumer
+from ccpulse.readmodel.keys import worker_row_key
 from ccpulse.settings import get_settings
 from streams.alerting import AlertEvaluator
 from streams.connectors import AmazonConnectTranslator
@@ -33,7 +34,7 @@ from streams import faust_internals, ordering
 from streams.app import app
 from streams.processing import (AgentProcessor, ContactProcessor, CustomerProcessor, Fanout, IntervalProcessor,
                                 RetentionProcessor, changelog_acknowledged, watch_changelog)
-from streams.readmodel import ReadModelPublisher, worker_row_key
+from streams.readmodel import ReadModelPublisher
 from streams.stats import WorkerStats
 
 __all__ = ["app"]
@@ -168,7 +169,7 @@ async def publish_worker_stats() -> None:
 
 
 # ---- real-time SLA breach detection (leader only; see streams/alerting.py) --------------------
-alert_store = ReadModelStore(settings)
+alert_store = ReadModelConsumer(settings)
 
 
 async def publish_alert(alert_id: str, record: dict) -> None:
@@ -180,7 +181,7 @@ evaluator = AlertEvaluator(settings, alert_store, publish_alert)
 
 @app.task
 async def start_alert_store() -> None:
-    alert_store.start(lag=False)
+    alert_store.start()
 
 
 @app.timer(settings.alert_interval_seconds, on_leader=True)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from api.deps import (CSV_RESPONSE, PROFILE_CSV_RESPONSE, IntervalQuery, ProfileQuery, get_store, interval_answer,
                       interval_query, known_agent, profile_answer, profile_query)
 from api.store import ReadModelStore
-from api.views import agent_view, select_queues
+from ccpulse.readmodel.views import agent_view, select_queues
 from schemas.api import AgentIntervals, AgentList, AgentRow, ErrorResponse, Profile
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])

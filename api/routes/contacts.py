@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from api.auth import Principal
 from api.deps import get_principal, get_store
 from api.store import ReadModelStore
-from api.views import recent_contacts
+from ccpulse.readmodel.views import recent_contacts
 from schemas.api import ErrorResponse, RecentList
 
 router = APIRouter(prefix="/api/v1/contacts", tags=["contacts"])

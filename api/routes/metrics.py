@@ -21,7 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from api.deps import PROFILE_DEFAULT_DAYS, metrics_store, paced
 from api.scope import ScopedStore
 from api.store import ReadModelStore
-from api.views import iter_queue_views
+from ccpulse.readmodel.views import iter_queue_views
 from ccpulse.domain.buckets import ASA_BUSINESS_MEASURES, asa_business_seconds
 from ccpulse.domain.intervals import interval_end, interval_start
 from ccpulse.domain.profiles import PROFILE_BY, slot_label
@@ -128,7 +128,7 @@ class ReadModelCollector:
                 sl.add_metric([q], view["current_interval"]["service_level"])
             target.add_metric([q], view["sl_target"])
             limit.add_metric([q], store.settings.queue(q, view["channel"]).abandon_rate_limit)
-            today = store.totals.day(("queue", q), int(day_start))  # running sums (api/totals.py)
+            today = store.totals.day(("queue", q), int(day_start))  # running sums (ccpulse/readmodel/totals.py)
             for name, measure, _ in _CONTACT_COUNTERS:
                 counters[name].add_metric([q], self.monotonic((name, q), day_start, today.get(measure, 0)))
             wait.add_metric([q], self.monotonic(("wait", q), day_start, today.get("wait_answered_ms", 0) / 1000.0))
@@ -136,7 +136,7 @@ class ReadModelCollector:
             handle.add_metric([q], self.monotonic(("handle", q), day_start, handle_ms / 1000.0))
             for survey, bucket, count in _survey_buckets(today):
                 surveys.add_metric([q, survey, bucket], self.monotonic(("survey", q, survey, bucket), day_start, count))
-            for by in PROFILE_BY:  # from the running sums per local day and hour (api/totals.py)
+            for by in PROFILE_BY:  # from the running sums per local day and hour (ccpulse/readmodel/totals.py)
                 for slot, sums in enumerate(store.totals.profile(("queue", q), by, int(profile_start), int(day_end),
                                                                     ASA_BUSINESS_MEASURES)):
                     seconds = asa_business_seconds(sums)  # the profile's response time (ccpulse.domain.profiles)

@@ -11,7 +11,7 @@ from api.auth import Principal
 from api.deps import (CSV_RESPONSE, PROFILE_CSV_RESPONSE, IntervalQuery, ProfileQuery, get_principal, get_store,
                       interval_answer, interval_query, known_queue, model_response, paced, profile_answer, profile_query, queue_selection)
 from api.store import ReadModelStore
-from api.views import iter_queue_views, mask, queue_views
+from ccpulse.readmodel.views import iter_queue_views, mask, queue_views
 from ccpulse.domain.intervals import iso
 from schemas.api import ErrorResponse, Profile, QueueContacts, QueueIntervals, QueueList, QueueView
 

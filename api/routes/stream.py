@@ -22,7 +22,7 @@ from api.auth import Principal
 from api.deps import get_stream_principal, paced, require, split_ids
 from api.scope import scoped
 from api.store import ReadModelStore
-from api.views import agent_view, iter_queue_views, queue_views, select_queues, summary_view
+from ccpulse.readmodel.views import agent_view, iter_queue_views, queue_views, select_queues, summary_view
 from ccpulse.domain.intervals import iso
 
 __all__ = ["SnapshotCache", "StreamFilter", "build_snapshot", "router"]

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends
 
 from api.deps import PROFILE_CSV_RESPONSE, ProfileQuery, get_store, profile_answer, profile_query
 from api.store import ReadModelStore
-from api.views import summary_view
+from ccpulse.readmodel.views import summary_view
 from schemas.api import Profile, Summary
 
 router = APIRouter(prefix="/api/v1/summary", tags=["summary"])

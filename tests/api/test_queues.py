@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-import api.views
+import ccpulse.readmodel.views
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def fake_staffing(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
                 "traffic_erlangs": rate * aht / 3600 if aht else 0.0, "agents_required": 7 if offered else 0,
                 "predicted_service_level": 0.85 if offered else None, "predicted_asa_seconds": 4.2 if offered else None}
 
-    monkeypatch.setattr(api.views, "staffing_for_interval", staffing_for_interval)
+    monkeypatch.setattr(ccpulse.readmodel.views, "staffing_for_interval", staffing_for_interval)
     return calls
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import orjson
 from hypothesis import given, settings as hsettings, strategies as st
 
-from api.store import RECENT_KEEP, ReadModelStore
+from api.store import ReadModelStore
+from ccpulse.readmodel.state import RECENT_KEEP
 
 from .conftest import make_settings, put, recent
 

@@ -12,7 +12,7 @@ import pytest
 from api.routes import stream as stream_module
 from api.deps import split_ids
 from api.routes.stream import SnapshotCache, StreamFilter
-from api.views import mask
+from ccpulse.readmodel.views import mask
 from tests.api.conftest import NOW, contact, put
 
 

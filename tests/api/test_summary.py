@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.views import centre_live
+from ccpulse.readmodel.views import centre_live
 from ccpulse.domain.live import queue_live
 
 from .conftest import NOW

@@ -1,4 +1,4 @@
-"""The read model's running sums (api/totals.py) equal a merge of the served rows, whatever arrives.
+"""The read model's running sums (ccpulse/readmodel/totals.py) equal a merge of the served rows, whatever arrives.
 
 The centre-wide reads take today's counters, the open cases and a queue's channel from these
 sums instead of merging a series' whole history per request; any drift would show wrong figures
@@ -13,8 +13,9 @@ from datetime import datetime, timezone
 import orjson
 from hypothesis import given, settings as hsettings, strategies as st
 
-from api.store import ReadModelStore, generation_marker_key, generation_row_key
-from api.views import open_cases, summary_view, queue_views, window_row
+from api.store import ReadModelStore
+from ccpulse.readmodel.keys import generation_marker_key, generation_row_key
+from ccpulse.readmodel.views import open_cases, summary_view, queue_views, window_row
 from ccpulse.domain.buckets import merge_buckets
 from ccpulse.domain.intervals import interval_start
 from ccpulse.domain.profiles import PROFILE_BY, profile

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from api.store import ReadModelStore
+from ccpulse.readmodel.state import ReadModel
 from ccpulse import cli
 from ccpulse.domain.batch import PartitionFold, apply_fcr, fold_messages, merge_bucket_sets, merge_fcr
 from ccpulse.domain.intervals import iso, parse_time
@@ -168,8 +168,8 @@ def test_scopes_cover_buckets_and_contain_generations() -> None:
     assert not whole.contains(Scope(900 * 9, 900 * 12).marker())
 
 
-def store_with(settings: Settings, *messages: tuple[bytes, bytes | None]) -> ReadModelStore:
-    store = ReadModelStore(settings, "unused:9092")
+def store_with(settings: Settings, *messages: tuple[bytes, bytes | None]) -> ReadModel:
+    store = ReadModel(settings)
     for key, value in messages:
         store.apply(key, value)
     return store

@@ -1,4 +1,4 @@
-"""The API's read model with recomputed generations (api/store.py): buffered until committed, then
+"""The read model with recomputed generations (ccpulse/readmodel/state.py): buffered until committed, then
 served atomically for the buckets they cover; live rows everywhere else; order-independent."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from hypothesis import given, settings as hsettings, strategies as st
 
-from api.store import ReadModelStore
+from ccpulse.readmodel.state import ReadModel
 from ccpulse.recompute import Scope, generation_messages, withdrawals
 from ccpulse.settings import Settings
 
@@ -26,14 +26,14 @@ def generation(gen: str, scope: Scope, offered: dict[str, int]) -> list[Message]
     return list(generation_messages(gen, scope, buckets, {"settings_hash": "test"}))
 
 
-def store_of(*messages: Message) -> ReadModelStore:
-    store = ReadModelStore(Settings(), "unused:9092")
+def store_of(*messages: Message) -> ReadModel:
+    store = ReadModel(Settings())
     for key, value in messages:
         store.apply(key, value)
     return store
 
 
-def served(store: ReadModelStore) -> dict[str, Any]:
+def served(store: ReadModel) -> dict[str, Any]:
     return {f"{d}|{e}|{s}": row["c"].get("offered", 0) for (d, e), series in store.intervals.items() for s, row in series.items()}
 
 

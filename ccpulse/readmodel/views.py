@@ -1,4 +1,9 @@
-"""Turning read-model rows into API responses (derivations only; rules live in ccpulse.domain)."""
+"""Turning read-model rows into figures and API responses (derivations only; rules live in ccpulse.domain).
+
+Pure functions of a :class:`~ccpulse.readmodel.state.ReadModel` (or anything that reads like one:
+the API's view limited to a token's queues), so the API and ``ccpulse recompute`` (which compares
+the rows served now with the rows a recompute would serve) derive the same figures.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import csv
 import io
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ccpulse.csv_safety import csv_cell
 from ccpulse.domain.buckets import interval_figures, longest_wait, merge_buckets, rollup, sum_counters
@@ -16,9 +21,11 @@ from ccpulse.domain.live import queue_live
 from ccpulse.domain.profiles import profile_rows
 from ccpulse.domain.staffing import staffing_for_interval
 from ccpulse.settings import QueueSettings, Settings
-from api.store import ReadModelStore
 
-log = logging.getLogger("ccpulse.api")
+if TYPE_CHECKING:  # the state module sums series with ``merged_series`` from here
+    from ccpulse.readmodel.state import ReadModel
+
+log = logging.getLogger("ccpulse.readmodel")
 
 __all__ = [
     "SURVEY_FIELDS", "agent_view", "mask", "centre_live", "open_cases", "csv_cell", "csv_text", "entity_profile", "entity_rows", "iter_queue_views",
@@ -44,7 +51,7 @@ def mixed_sla(settings: Settings) -> QueueSettings:
     return settings.channels["voice"]
 
 
-def queue_sla(store: ReadModelStore, queue_id: str) -> QueueSettings:
+def queue_sla(store: ReadModel, queue_id: str) -> QueueSettings:
     return store.settings.queue(queue_id, store.queue_channel(queue_id))
 
 
@@ -74,25 +81,25 @@ def series_rows(series: Series, sla: QueueSettings, granularity: str, zone: Any,
             for s, e, counters, max_wait in rollup(series, granularity, zone, start, end)]
 
 
-def team_agents(store: ReadModelStore, team: str) -> list[str]:
+def team_agents(store: ReadModel, team: str) -> list[str]:
     """Agents whose current row names ``team`` (a team is its agents now, not at the time)."""
     return sorted(agent_id for agent_id, row in list(store.agents.items()) if row.get("team") == team)
 
 
-def entity_rows(store: ReadModelStore, dimension: str, entity: str, granularity: str, start: float, end: float) -> list[dict[str, Any]]:
+def entity_rows(store: ReadModel, dimension: str, entity: str, granularity: str, start: float, end: float) -> list[dict[str, Any]]:
     """Interval rows of a queue, agent, team or channel (the entity is known to exist)."""
     series, sla = entity_series(store, dimension, entity)
     return series_rows(series, sla, granularity, store.settings.zone, start, end)
 
 
-def entity_profile(store: ReadModelStore, dimension: str, entity: str | None, by: str, start: float,
+def entity_profile(store: ReadModel, dimension: str, entity: str | None, by: str, start: float,
                    end: float) -> list[dict[str, Any]]:
     """Weekday or hour-of-day profile of a queue, agent, team, channel or (``centre``) all queues."""
     series, sla = entity_series(store, dimension, entity or "")
     return profile_rows(series, by, store.settings.zone, start, end, sla)
 
 
-def entity_series(store: ReadModelStore, dimension: str, entity: str) -> tuple[Series, QueueSettings]:
+def entity_series(store: ReadModel, dimension: str, entity: str) -> tuple[Series, QueueSettings]:
     """The 15-minute series of a queue, agent, team, channel or the centre, and the SLA settings
     its figures use.
 
@@ -122,16 +129,16 @@ def entity_series(store: ReadModelStore, dimension: str, entity: str) -> tuple[S
     return series, sla
 
 
-def interval_rows(store: ReadModelStore, queue_id: str, granularity: str, start: float, end: float) -> list[dict[str, Any]]:
+def interval_rows(store: ReadModel, queue_id: str, granularity: str, start: float, end: float) -> list[dict[str, Any]]:
     """The queue's intervals of ``granularity`` overlapping [start, end) that have data."""
     return entity_rows(store, "queue", queue_id, granularity, start, end)
 
 
-def window_row(store: ReadModelStore, keys: Sequence[tuple[str, str]], sla: QueueSettings, granularity: str,
+def window_row(store: ReadModel, keys: Sequence[tuple[str, str]], sla: QueueSettings, granularity: str,
                now: float) -> dict[str, Any]:
     """The row of the interval of ``granularity`` ("15m" or "1d") holding ``now``, for the series
     ``keys`` summed: a 15-minute bucket as it is, a day from the store's running sums
-    (api/totals.py), so that no read merges a series' whole history."""
+    (ccpulse/readmodel/totals.py), so that no read merges a series' whole history."""
     zone = store.settings.zone
     start = interval_start(now, granularity, zone)
     end = interval_end(start, granularity, zone)
@@ -175,7 +182,7 @@ def staffing_view(series: Series, sla: QueueSettings, agents_staffed_now: int, n
             "agents_staffed_now": agents_staffed_now}
 
 
-def select_queues(store: ReadModelStore, queue_ids: Iterable[str] = (), group: str | None = None,
+def select_queues(store: ReadModel, queue_ids: Iterable[str] = (), group: str | None = None,
                   team: str | None = None, site: str | None = None) -> frozenset[str] | None:
     """The queues matching every filter given (None when none is given: every queue).
 
@@ -196,14 +203,14 @@ def select_queues(store: ReadModelStore, queue_ids: Iterable[str] = (), group: s
     return frozenset(selected)
 
 
-def queue_views(store: ReadModelStore, now: float | None = None, only: str | None = None,
+def queue_views(store: ReadModel, now: float | None = None, only: str | None = None,
                 among: frozenset[str] | None = None) -> list[dict[str, Any]]:
     """Live state, current 15-minute interval, today's figures and staffing of every queue (or one,
     or those ``among`` a selection)."""
     return list(iter_queue_views(store, now, only, among))
 
 
-def iter_queue_views(store: ReadModelStore, now: float | None = None, only: str | None = None,
+def iter_queue_views(store: ReadModel, now: float | None = None, only: str | None = None,
                      among: frozenset[str] | None = None) -> Iterator[dict[str, Any]]:
     """:func:`queue_views` one queue at a time: the live state of all of them is counted first, in
     one pass, so a caller may hand the event loop back between two queues (``api.deps.paced``)."""
@@ -250,7 +257,7 @@ def centre_live(contacts: Iterable[Mapping[str, Any]], agents: Iterable[Mapping[
     return everything
 
 
-def summary_view(store: ReadModelStore, now: float | None = None) -> dict[str, Any]:
+def summary_view(store: ReadModel, now: float | None = None) -> dict[str, Any]:
     """Centre-wide live figures, current 15-minute interval and today (sums of all queues' counters,
     then the formulas), and each channel's current interval."""
     now = store.event_now() if now is None else now
@@ -275,7 +282,7 @@ def summary_view(store: ReadModelStore, now: float | None = None) -> dict[str, A
     }
 
 
-def survey_rows(store: ReadModelStore, queue_id: str | None, agent_id: str | None, granularity: str,
+def survey_rows(store: ReadModel, queue_id: str | None, agent_id: str | None, granularity: str,
                 start: float, end: float) -> list[dict[str, Any]]:
     """Survey and QA figures per interval of a queue, an agent, or the whole centre (all queues)."""
     if queue_id is not None:
@@ -302,7 +309,7 @@ def _iso_or_none(t: float | None) -> str | None:
     return None if t is None else iso(t)
 
 
-def recent_contacts(store: ReadModelStore, *, queue_id: str | None = None, agent_id: str | None = None,
+def recent_contacts(store: ReadModel, *, queue_id: str | None = None, agent_id: str | None = None,
                     channel: str | None = None, outcome: str | None = None, breached: bool | None = None,
                     max_csat: int | None = None, limit: int = 50,
                     customer_ids: bool = False) -> tuple[list[dict[str, Any]], int]:

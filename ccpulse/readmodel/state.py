@@ -1,0 +1,245 @@
+"""The read model's rows in memory, and the pure ``apply`` that rebuilds them from the topic.
+
+Kept apart from Kafka so that every reader applies rows the same way: the API and the worker's
+alert evaluator feed it from ``cc.read-model`` (``ccpulse.readmodel.consumer``), ``ccpulse
+recompute`` feeds it the messages it read and the generation it is about to publish, to compare.
+
+Interval rows come from two writers. The workers publish ``interval|<bucket>`` rows
+(the *live* layer). ``ccpulse recompute`` publishes a *generation*: its rows under
+``recomputed|<generation>|interval|<bucket>`` and then a commit marker
+``generation|<generation>`` (range, dimensions, queues, row count), all on partition
+``GENERATION_PARTITION``. Rows of a generation are buffered and served only once its
+marker has arrived with all of them; from then on, every bucket the marker covers is
+served from the newest covering generation (absent if the generation has no row for
+it), whatever the workers publish for it later, and every other bucket from the live
+layer. What is served is a pure function of the rows retained in the topic, so a
+restart rebuilds the same answer; a tombstoned marker withdraws its generation.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import time
+from typing import Any
+
+import orjson
+
+from ccpulse.domain.buckets import dominant_channel
+from ccpulse.domain.intervals import split_bucket_key
+from ccpulse.domain.retention import sum_contributions
+from ccpulse.readmodel.rows import generation_covers
+from ccpulse.readmodel.totals import SeriesTotals
+from ccpulse.readmodel.views import merged_series
+from ccpulse.settings import Settings
+
+__all__ = ["RECENT_KEEP", "ReadModel"]
+
+#: Recent-contact rows kept (the newest by ``updated_at``); older ones are dropped on arrival of newer.
+RECENT_KEEP = 5000
+
+log = logging.getLogger("ccpulse.readmodel")
+
+SeriesKey = tuple[str, str]  # (dimension, entity)
+
+_bucket_ident = split_bucket_key  # the entity is the middle part, whatever it holds (an id may contain "|")
+
+
+class ReadModel:
+    """Rows by kind, as the read-model messages applied so far leave them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.contacts: dict[str, dict[str, Any]] = {}
+        self.agents: dict[str, dict[str, Any]] = {}
+        # (dimension, id) -> bucket start -> {"c": counters, "max_wait_ms": ...}: the rows served
+        self.intervals: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
+        self._live: dict[SeriesKey, dict[int, dict[str, Any]]] = {}  # the workers' rows
+        self.totals = SeriesTotals(settings.zone)  # running sums of ``intervals`` (ccpulse/readmodel/totals.py)
+        # generation -> (dimension, id, start) -> row; committed or still waiting for its marker
+        self.generation_rows: dict[str, dict[tuple[str, str, int], dict[str, Any]]] = {}
+        self.generation_markers: dict[str, dict[str, Any]] = {}  # every marker read (committed or not)
+        self.generations: dict[str, dict[str, Any]] = {}  # committed generations' markers
+        # contact id -> drill-down row of a recent contact, at most ``recent_keep`` (the newest by updated_at)
+        self.recent: dict[str, dict[str, Any]] = {}
+        self.recent_keep = RECENT_KEEP
+        self._recent_heap: list[tuple[float, str]] = []  # (updated_at, contact id), may hold stale entries
+        self.alerts: dict[str, dict[str, Any]] = {}  # alert id -> latest record (cc.alerts)
+        # customer id -> its retention contributions; and their sum over every customer (period key -> measures)
+        self.retention_rows: dict[str, dict[str, dict[str, int]]] = {}
+        self.retention_totals: dict[str, dict[str, int]] = {}
+        self.workers: dict[str, dict[str, Any]] = {}  # worker id -> its processing stats row
+        self._event_mark: float | None = None
+        self._event_mark_wall = 0.0
+        self.rows_applied = 0
+        self.interval_changes = 0  # interval rows applied (the centre series' cache key)
+        self._centre: tuple[tuple[int, int], dict[int, dict[str, Any]]] | None = None
+        self.last_update: float | None = None  # wall clock of the last row applied
+
+    def clear(self) -> None:
+        """Forget every row (to read the topic again from its start)."""
+        self.contacts.clear(); self.agents.clear(); self.intervals.clear()
+        self.totals.rebuild({})
+        self._live.clear(); self.generation_rows.clear(); self.generation_markers.clear(); self.generations.clear()
+        self.alerts.clear(); self.workers.clear()
+        self.recent.clear(); self._recent_heap.clear()
+        self.retention_rows.clear(); self.retention_totals.clear()
+
+    # ---- applying rows ------------------------------------------------------------------------
+    def apply(self, key: bytes, value: bytes | None) -> None:
+        """Apply one read-model message (an upsert, or a tombstone when ``value`` is None)."""
+        kind, _, ident = key.decode().partition("|")
+        row = orjson.loads(value) if value is not None else None
+        rows = {"contact": self.contacts, "agent": self.agents, "worker": self.workers, "recent": self.recent}.get(kind)
+        if rows is not None:
+            if row is None:
+                rows.pop(ident, None)
+            elif kind == "recent":
+                self._keep_recent(ident, row)  # bounded: keeps the newest rows only
+            else:
+                rows[ident] = row
+        elif kind == "interval":
+            self.interval_changes += 1
+            dimension, entity, start = _bucket_ident(ident)
+            interval_row = None if row is None else {"c": row["c"], "max_wait_ms": row.get("max_wait_ms")}
+            for layer in (self._live, None if self._covered(dimension, entity, start) else self.intervals):
+                if layer is not None:
+                    series = layer.setdefault((dimension, entity), {})
+                    old = series.pop(start, None) if interval_row is None else series.get(start)
+                    if interval_row is not None:
+                        series[start] = interval_row
+                    if layer is self.intervals:
+                        self.totals.replace((dimension, entity), start, old, interval_row)
+        elif kind == "retention":
+            # Keep the sum over all customers current: take the customer's old row back, add the new one.
+            old = self.retention_rows.pop(ident, None)
+            if old is not None:
+                sum_contributions(self.retention_totals, old, -1)
+            if row is not None:
+                self.retention_rows[ident] = row["p"]
+                sum_contributions(self.retention_totals, row["p"])
+        elif kind == "recomputed":
+            generation, _, bucket = ident.partition("|")
+            self._generation_row(generation, _bucket_ident(bucket.partition("|")[2]), row)
+        elif kind == "generation":
+            self._generation_marker(ident, row)
+        if row is not None:
+            self._see_event_time(row.get("queued_at"), row.get("answered_at"), row.get("changed_at"), row.get("updated_at") if kind == "recent" else None)
+        self.rows_applied += 1
+        self.last_update = time.time()
+
+    def apply_alert(self, key: bytes, value: bytes | None) -> None:
+        """Apply one ``cc.alerts`` message (the latest record per alert id)."""
+        if value is None:
+            self.alerts.pop(key.decode(), None)
+        else:
+            self.alerts[key.decode()] = orjson.loads(value)
+
+    # ---- generations (ccpulse recompute) ---------------------------------------------------------
+    def _covered(self, dimension: str, entity: str, start: int) -> bool:
+        return any(generation_covers(m, dimension, entity, start) for m in self.generations.values())
+
+    def _generation_row(self, generation: str, where: tuple[str, str, int], row: dict[str, Any] | None) -> None:
+        rows = self.generation_rows.setdefault(generation, {})
+        if row is None:
+            rows.pop(where, None)
+            if not rows:
+                del self.generation_rows[generation]
+            if generation in self.generations:  # not how a generation is withdrawn, but stay consistent
+                self._serve()
+            return
+        rows[where] = {"c": row["c"], "max_wait_ms": row.get("max_wait_ms")}
+        self._commit(generation)
+
+    def _generation_marker(self, generation: str, marker: dict[str, Any] | None) -> None:
+        if marker is None:  # withdrawn (superseded): its rows' tombstones follow
+            self.generation_markers.pop(generation, None)
+            self.generation_rows.pop(generation, None)
+            if self.generations.pop(generation, None) is not None:
+                self._serve()
+            return
+        self.generation_markers[generation] = marker
+        self._commit(generation)
+
+    def _commit(self, generation: str) -> None:
+        """Serve a generation once its marker and all the rows it counts are here (atomically)."""
+        marker = self.generation_markers.get(generation)
+        if marker is None or generation in self.generations:
+            return
+        if len(self.generation_rows.get(generation, {})) >= marker["rows"]:
+            self.generations[generation] = marker
+            self._serve()
+            log.info("serving recomputed generation %s (%d rows)", generation, marker["rows"])
+
+    def _serve(self) -> None:
+        """Rebuild the served rows: the live layer, overlaid by each committed generation, newest last."""
+        served = {series_key: dict(series) for series_key, series in self._live.items()}
+        for generation in sorted(self.generations):  # ids sort by creation time
+            marker = self.generations[generation]
+            for (dimension, entity), series in served.items():
+                for start in [s for s in series if generation_covers(marker, dimension, entity, s)]:
+                    del series[start]
+            for (dimension, entity, start), value in self.generation_rows.get(generation, {}).items():
+                served.setdefault((dimension, entity), {})[start] = value
+        self.totals.rebuild(served)  # (no await in between: a reader sees both old or both new)
+        self.intervals = served  # one assignment: readers see the old rows or the new ones, never a mix
+        self.interval_changes += 1
+
+    def centre_series(self) -> dict[int, dict[str, Any]]:
+        """Every queue's series summed bucket by bucket (the centre), rebuilt only when an interval
+        row changed since: the merge costs ~400 ms at 60 queues × 8 days, too long to pay per request
+        on the event loop, and between two read-model batches every request shares one."""
+        version = (id(self.intervals), self.interval_changes)
+        if self._centre is None or self._centre[0] != version:
+            self._centre = (version, merged_series(s for (d, _), s in list(self.intervals.items()) if d == "queue"))
+        return self._centre[1]
+
+    # ---- event time -------------------------------------------------------------------------
+    def _see_event_time(self, *times: float | None) -> None:
+        latest = max((t for t in times if t is not None), default=None)
+        if latest is not None and (self._event_mark is None or latest > self._event_mark):
+            self._event_mark, self._event_mark_wall = latest, time.monotonic()
+
+    def event_now(self) -> float:
+        """Event time advanced by this process's clock: the newest event time seen in the read
+        model plus the wall time elapsed since it was seen (the wall clock before any event).
+
+        Live, it is the wall clock minus processing latency; replaying last week, it is last
+        week's time — so waits and "current interval" follow the events, not the calendar.
+        """
+        if self._event_mark is None:
+            return time.time()
+        return self._event_mark + (time.monotonic() - self._event_mark_wall)
+
+    def _keep_recent(self, contact_id: str, row: dict[str, Any]) -> None:
+        """Upsert a recent row, then drop the oldest rows beyond ``recent_keep``."""
+        row.setdefault("contact_id", contact_id)
+        updated = float(row.get("updated_at") or 0.0)
+        self.recent[contact_id] = row
+        heapq.heappush(self._recent_heap, (updated, contact_id))
+        while len(self.recent) > self.recent_keep and self._recent_heap:
+            oldest, cid = heapq.heappop(self._recent_heap)
+            current = self.recent.get(cid)
+            if current is not None and float(current.get("updated_at") or 0.0) == oldest:
+                del self.recent[cid]
+        if len(self._recent_heap) > 4 * max(self.recent_keep, len(self.recent)):
+            # Too many stale entries (rows updated or deleted since): rebuild from the live rows.
+            self._recent_heap = [(float(r.get("updated_at") or 0.0), cid) for cid, r in self.recent.items()]
+            heapq.heapify(self._recent_heap)
+
+    # ---- views ------------------------------------------------------------------------------
+    def queue_ids(self) -> list[str]:
+        seen = {entity for dimension, entity in self.intervals if dimension == "queue"}
+        seen.update(row["queue_id"] for row in self.contacts.values() if row.get("queue_id"))
+        for row in self.agents.values():
+            seen.update(row.get("queue_ids") or ())
+        seen.update(self.settings.queues)
+        return sorted(seen)
+
+    def queue_channel(self, queue_id: str) -> str:
+        """The channel a queue serves, from what was offered to it (voice if unknown)."""
+        channel = dominant_channel(self.totals.total(("queue", queue_id)))
+        if channel is None:
+            channels = [row["channel"] for row in self.contacts.values() if row.get("queue_id") == queue_id]
+            return channels[0] if channels else "voice"
+        return channel
