@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import orjson
 from hypothesis import given, settings as hsettings, strategies as st
 
-from api.store import ReadModelStore
+from ccpulse.readmodel.state import ReadModel
 from ccpulse.readmodel.keys import generation_marker_key, generation_row_key
 from ccpulse.readmodel.views import open_cases, summary_view, queue_views, window_row
 from ccpulse.domain.buckets import merge_buckets
@@ -21,7 +21,7 @@ from ccpulse.domain.intervals import interval_start
 from ccpulse.domain.profiles import PROFILE_BY, profile
 from ccpulse.settings import Settings
 
-from .conftest import make_settings
+from tests.api.conftest import make_settings
 
 DAY0 = int(datetime(2026, 3, 1, tzinfo=timezone.utc).timestamp())
 SERIES = [("queue", "q1"), ("queue", "q2"), ("agent", "a1")]
@@ -37,7 +37,7 @@ def nonzero(c: dict[str, int]) -> dict[str, int]:
     return {k: v for k, v in c.items() if v}
 
 
-def check(store: ReadModelStore, base: int = DAY0) -> None:
+def check(store: ReadModel, base: int = DAY0) -> None:
     zone = store.settings.zone
     # No entry is kept for a series or a day without buckets (a long-running API would grow).
     assert set(store.totals.by_day) == {key for key, series in store.intervals.items() if series}
@@ -65,7 +65,7 @@ def check(store: ReadModelStore, base: int = DAY0) -> None:
 @given(st.lists(upsert | generation, max_size=40), st.sampled_from(["UTC", "America/New_York", "Asia/Kolkata", "Europe/Berlin"]),
        st.sampled_from([DAY0, DAY0 + 6 * 86400, DAY0 + 27 * 86400]))  # the last two span DST changes (US, EU)
 def test_running_sums_equal_the_merged_rows(ops, zone, base) -> None:
-    store = ReadModelStore(Settings(timezone=zone, auth_enabled=False))
+    store = ReadModel(Settings(timezone=zone, auth_enabled=False))
     for number, op in enumerate(ops):
         if op[0] == "row":
             _, (dimension, entity), slot, row = op
@@ -85,7 +85,7 @@ def test_running_sums_equal_the_merged_rows(ops, zone, base) -> None:
 
 
 def test_views_read_today_and_open_cases_from_the_sums() -> None:
-    store = ReadModelStore(make_settings())
+    store = ReadModel(make_settings())
     now = DAY0 + 86400 + 10 * 3600  # 10:00 on day 1
     rows = {DAY0 + 100: {"offered": 5, "cases_open": 2, "offered_chat": 5},  # day 0
             now - 7200: {"offered": 3, "answered": 3, "cases_open": 1, "offered_chat": 3},  # earlier today

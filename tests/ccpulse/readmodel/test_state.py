@@ -1,18 +1,16 @@
-"""ReadModelStore: recent rows (bounded to the newest), and the other kinds still applied."""
+"""The pure read model (ccpulse/readmodel/state.py): recent rows (bounded to the newest), and the other kinds still applied."""
 
 from __future__ import annotations
 
 import orjson
 from hypothesis import given, settings as hsettings, strategies as st
 
-from api.store import ReadModelStore
-from ccpulse.readmodel.state import RECENT_KEEP
-
-from .conftest import make_settings, put, recent
+from ccpulse.readmodel.state import RECENT_KEEP, ReadModel
+from tests.api.conftest import make_settings, recent
 
 
 def test_recent_rows_are_kept_newest_first_up_to_the_bound() -> None:
-    store = ReadModelStore(make_settings())
+    store = ReadModel(make_settings())
     assert store.recent_keep == RECENT_KEEP == 5000
     for i in range(RECENT_KEEP + 10):
         recent(store, f"c{i}", 1000.0 + i)
@@ -25,7 +23,7 @@ def test_recent_rows_are_kept_newest_first_up_to_the_bound() -> None:
 
 
 def test_updated_row_is_judged_by_its_new_time() -> None:
-    store = ReadModelStore(make_settings())
+    store = ReadModel(make_settings())
     store.recent_keep = 2
     recent(store, "a", 1.0)
     recent(store, "b", 2.0)
@@ -39,7 +37,7 @@ def test_updated_row_is_judged_by_its_new_time() -> None:
        st.integers(1, 5))
 def test_recent_matches_a_reference_model(ops, keep) -> None:
     """Upserts and tombstones in any order: the kept rows equal a naive "drop the oldest" model."""
-    store = ReadModelStore(make_settings())
+    store = ReadModel(make_settings())
     store.recent_keep = keep
     reference: dict[str, float] = {}
     for cid, t in ops:
@@ -55,7 +53,7 @@ def test_recent_matches_a_reference_model(ops, keep) -> None:
 
 
 def test_other_kinds_still_apply() -> None:
-    store = ReadModelStore(make_settings())
+    store = ReadModel(make_settings())
     store.apply(b"worker|w1", orjson.dumps({"kind": "worker"}))  # unknown kinds are ignored
     store.apply(b"interval|queue|q|900", orjson.dumps({"kind": "interval", "c": {"offered": 1}, "max_wait_ms": None}))
     assert store.intervals[("queue", "q")][900]["c"] == {"offered": 1}
@@ -65,7 +63,7 @@ def test_other_kinds_still_apply() -> None:
 def test_the_centre_series_is_cached_until_an_interval_row_changes() -> None:
     from tests.api.conftest import interval, make_settings
 
-    store = ReadModelStore(make_settings())
+    store = ReadModel(make_settings())
     interval(store, "queue", "a", 900, None, offered=1)
     interval(store, "queue", "b", 900, None, offered=2)
     interval(store, "agent", "x", 900, None, answered=5)
@@ -76,24 +74,3 @@ def test_the_centre_series_is_cached_until_an_interval_row_changes() -> None:
     put_tombstone = store.apply
     put_tombstone(b"interval|queue|a|900", None)
     assert store.centre_series()[900]["c"] == {"offered": 2}
-
-
-def test_settle_heap_takes_the_rows_out_of_the_cyclic_collectors_passes(store) -> None:
-    import gc
-
-    for n in range(2000):
-        put(store, f"agent|a{n}", {"kind": "agent", "agent_id": f"a{n}", "state": "available", "since": 0.0,
-                                   "reason": None, "queue_ids": ["sales"], "team": None, "site": None, "changed_at": 0.0})
-    try:
-        before = gc.get_freeze_count()
-        store.settle_heap(collect=True)
-        # Every row (a dict and its queue list) now lies outside the collector's passes...
-        assert gc.get_freeze_count() - before >= 2 * 2000
-        row = store.agents["a7"]
-        assert not any(row is obj for obj in gc.get_objects())
-        # ... and a row applied afterwards is tracked again until the next settle.
-        put(store, "agent|a7", {**row, "state": "away"})
-        assert any(store.agents["a7"] is obj for obj in gc.get_objects())
-        assert store._frozen_at == store.rows_applied - 1
-    finally:
-        gc.unfreeze()
