@@ -25,6 +25,7 @@ class ReadModelStore(ReadModelConsumer):
 
     def __init__(self, settings: Settings, servers: str | None = None) -> None:
         super().__init__(settings, servers)
+        self.freeze_heap = True  # the API process is mostly its read model (ReadModelConsumer.settle_heap)
         self.counter_floors: dict[tuple[str, ...], tuple[float, float]] = {}  # /metrics: series -> (period, served)
         self.lag: dict[str, int] = {}  # input topic -> messages the worker group has not processed
         self._lag_task: asyncio.Task[None] | None = None
