@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.concurrency import run_in_threadpool
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from api.deps import PROFILE_DEFAULT_DAYS, metrics_store, paced
@@ -78,9 +78,6 @@ class ReadModelCollector:
         served = max(value, last_value) if last_period == period else value
         floors[series] = (period, served)
         return served
-
-    def collect(self) -> Iterator[Metric]:
-        return (family for family in self.steps() if family is not None)
 
     def steps(self) -> Iterator[Metric | None]:
         """The metric families, with a ``None`` after each queue: a point where the scrape may hand
@@ -248,12 +245,6 @@ class ReadModelCollector:
         staleness = time.time() - store.last_update if store.last_update else 0.0
         yield GaugeMetricFamily("ccpulse_read_model_staleness_seconds", "Seconds since the last read-model row arrived", value=staleness)
         yield CounterMetricFamily("ccpulse_read_model_rows", "Read-model rows applied by this API instance", value=store.rows_applied)
-
-
-def registry_for(store: ReadModelStore) -> CollectorRegistry:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(ReadModelCollector(store))  # type: ignore[arg-type]
-    return registry
 
 
 class _Families:
