@@ -109,24 +109,20 @@ def entity_series(store: ReadModel, dimension: str, entity: str) -> tuple[Series
     """
     if dimension == "centre":
         return (store.centre_series(), mixed_sla(store.settings))
+    if dimension == "team":
+        return (merged_series(store.intervals.get(("agent", a), {}) for a in team_agents(store, entity)),
+                mixed_sla(store.settings))
     if dimension == "queue":
-        series: Series = dict(store.intervals.get(("queue", entity), {}))
         sla = queue_sla(store, entity)
     elif dimension == "channel":
-        series = dict(store.intervals.get(("channel", entity), {}))
         sla = store.settings.channels.get(entity, mixed_sla(store.settings))
     elif dimension == "agent":
-        series = dict(store.intervals.get(("agent", entity), {}))
         sla = mixed_sla(store.settings)
     elif dimension == AGENT_QUEUE:  # an agent's work on one queue (docs/metrics.md): that queue's SLA settings
-        series = dict(store.intervals.get((AGENT_QUEUE, entity), {}))
         sla = queue_sla(store, split_agent_queue(entity)[1])
-    elif dimension == "team":
-        series = merged_series(store.intervals.get(("agent", a), {}) for a in team_agents(store, entity))
-        sla = mixed_sla(store.settings)
     else:
         raise ValueError(f"unknown dimension {dimension!r}")
-    return series, sla
+    return dict(store.intervals.get((dimension, entity), {})), sla
 
 
 def interval_rows(store: ReadModel, queue_id: str, granularity: str, start: float, end: float) -> list[dict[str, Any]]:
@@ -290,7 +286,7 @@ def survey_rows(store: ReadModel, queue_id: str | None, agent_id: str | None, gr
     elif agent_id is not None:
         series, _ = entity_series(store, "agent", agent_id)
     else:
-        series = store.centre_series()
+        series, _ = entity_series(store, "centre", "")
     rows = series_rows(series, mixed_sla(store.settings), granularity, store.settings.zone, start, end)
     keep = ("interval_start", "interval_end", "granularity", *SURVEY_FIELDS)
     return [{k: row[k] for k in keep} for row in rows]
