@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import logging
 import math
 import uuid
@@ -21,6 +22,7 @@ from typing import Any
 
 import faust
 import orjson
+from aiokafka.partitioner import murmur2
 
 from ccpulse.domain.agent import fold_agent
 from ccpulse.domain.calendar import BusinessClock
@@ -44,7 +46,8 @@ from streams.schedule import DueSchedule
 from streams.readmodel import ReadModelPublisher
 
 __all__ = ["AgentProcessor", "ContactProcessor", "CustomerProcessor", "Fanout", "IntervalProcessor", "RetentionProcessor",
-           "changelog_acknowledged", "changelog_flush", "facts_message", "watch_changelog"]
+           "changelog_acknowledged", "changelog_flush", "facts_groups", "facts_message", "partition_for",
+           "watch_changelog"]
 
 log = logging.getLogger("ccpulse.worker")
 
@@ -142,15 +145,37 @@ def delta_messages(delta: Mapping[str, Mapping[str, Any]], src: str, offset: int
             for bucket, change, (o, i) in numbered(delta, offset, base)]
 
 
-def facts_message(entries: Sequence[bytes]) -> bytes:
-    """One ``cc.interval-facts`` message: a bucket's delta entries of one batch, in processing order.
+def facts_message(buckets: Mapping[str, Sequence[bytes]]) -> bytes:
+    """One ``cc.interval-facts`` message: a batch's delta entries for the buckets of one partition,
+    each bucket's in processing order (``{"b": {bucket: [entry, ...]}}``).
 
-    One message per bucket and batch instead of one per delta: each message costs a send and a pass
-    through Faust on the interval side, and a busy queue's bucket gets a delta from most events of a
-    batch (docs/performance.md). The entries keep their own ``(source, offset, index)``, so the
-    interval side still drops exactly the redelivered ones, and a message is applied whole or not at all.
+    One message per partition and batch, not per bucket (nor per delta): each message costs a send
+    and a pass through Faust on the interval side (30,000 bench events made 23,205 per-bucket facts
+    messages; docs/performance.md). Every bucket of a message
+    lives on the partition it is sent to (:func:`partition_for`), so the interval side's tables stay
+    partitioned by bucket. The entries keep their own ``(source, offset, index)``, so the interval
+    side still drops exactly the redelivered ones, and a message is applied whole or not at all.
     """
-    return b"[" + b",".join(entries) + b"]"
+    return b'{"b":{' + b",".join(orjson.dumps(bucket) + b":[" + b",".join(entries) + b"]"
+                                 for bucket, entries in buckets.items()) + b"}}"
+
+
+def facts_groups(key: bytes | None, value: bytes) -> list[tuple[str, list[dict[str, Any]]]]:
+    """(bucket, entries) pairs of a ``cc.interval-facts`` message: a partition's bundle
+    (:func:`facts_message`), or, as sent before bundles, one bucket's list or single entry under its key."""
+    decoded = orjson.loads(value)
+    if isinstance(decoded, dict) and "b" in decoded:
+        return [(bucket, list(entries)) for bucket, entries in decoded["b"].items()]
+    if key is None:
+        raise ValueError("a facts message without a bucket key")
+    return [(key.decode(), decoded if isinstance(decoded, list) else [decoded])]
+
+
+@functools.lru_cache(maxsize=1 << 16)  # bucket keys repeat all day; murmur2 is pure Python
+def partition_for(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2, as aiokafka's) gives ``key``: where a keyed
+    message would go, so a bundle of keys sent to one partition keeps each key where it always was."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 class Fanout:
@@ -275,10 +300,14 @@ class _Processor:
         self.queued_facts.setdefault(bucket, []).append(entry)
 
     async def send_queued_deltas(self, facts: faust.TopicT) -> None:
-        """Send the batch's queued deltas, one message per bucket (:func:`facts_message`)."""
+        """Send the batch's queued deltas, one message per partition (:func:`facts_message`)."""
         queued, self.queued_facts = self.queued_facts, {}
+        bundles: dict[int, dict[str, list[bytes]]] = {}
         for bucket, entries in queued.items():
-            self.outbox.append(await facts.send(key=bucket.encode(), value=facts_message(entries)))
+            bundles.setdefault(partition_for(bucket, self.settings.partitions), {})[bucket] = entries
+        for partition, buckets in bundles.items():
+            self.outbox.append(await facts.send(key=next(iter(buckets)).encode(), value=facts_message(buckets),
+                                                partition=partition))
 
     async def settle_outbox(self) -> None:
         if self.outbox:
@@ -715,27 +744,30 @@ class IntervalProcessor(_Processor):
         states: dict[str, dict[str, Any]] = {}
         writer: dict[str, faust.EventT] = {}
         for ev in events:
+            partition = ev.message.partition
+            applied: dict[str, dict[str, Any]] = {}
             try:
-                key = ev.message.key.decode()
-                entries = orjson.loads(ev.message.value)
-                bucket = states.get(key)
-                if bucket is None:
-                    with writing_for(ev):
-                        bucket = _own_copy(self.buckets.get(key))
-                # A batch's entries for this bucket (facts_message); a single entry from before that.
-                for fact in entries if isinstance(entries, list) else [entries]:
-                    bucket, _ = apply_delta(bucket, fact["d"], fact["s"], (fact["o"], fact["i"]))
+                for key, entries in facts_groups(ev.message.key, ev.message.value):
+                    if key in states:
+                        bucket = _own_copy(states[key])
+                    else:
+                        with writing_for(ev):
+                            bucket = _own_copy(self.buckets.get(key))
+                    for fact in entries:
+                        bucket, _ = apply_delta(bucket, fact["d"], fact["s"], (fact["o"], fact["i"]))
+                    applied[key] = bucket
+                    int(key.rsplit("|", 1)[1])  # a bucket key ends with its start
             except Exception as exc:  # only ccpulse writes this topic, but never stop the stream
                 log.exception("cannot apply interval fact %s@%s", ev.message.partition, ev.message.offset)
                 await self.reject(ev, "processing_error", f"{type(exc).__name__}: {exc}"[:500])
                 continue
-            partition = ev.message.partition
-            bucket["p"] = partition
-            # Written also when not applied (a redelivery): after a crash the local rocksdict state can
-            # be ahead of the changelog, which must get this bucket before the offset is committed.
-            states[key], writer[key] = bucket, ev
-            start = int(key.rsplit("|", 1)[1])
-            self._newest[partition] = max(self._newest.get(partition, 0), start)
+            for key, bucket in applied.items():  # a message is applied whole or not at all
+                bucket["p"] = partition
+                # Written also when not applied (a redelivery): after a crash the local rocksdict state can
+                # be ahead of the changelog, which must get this bucket before the offset is committed.
+                states[key], writer[key] = bucket, ev
+                start = int(key.rsplit("|", 1)[1])
+                self._newest[partition] = max(self._newest.get(partition, 0), start)
         await self.settle_outbox()
         _write_states(self.buckets, states, writer)
         for key, bucket in states.items():

@@ -25,10 +25,11 @@ def test_quick_bench_prints_the_table_with_every_line() -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     table = {m.group(1): m.group(2) for m in re.finditer(r"^\| ([^|]+?) \| ([^|]+?) \|", done.stdout, re.M)}
     for line in ("raw-aiokafka", "raw-confluent", "faust-noop", "quix", "bytewax", "pathway",
-                 "ccpulse worker x1", "ccpulse worker x2", "ccpulse recompute x1", "ccpulse recompute x2"):
+                 "ccpulse worker x1", "ccpulse worker x2", "ccpulse worker x1 rocksdict",
+                 "ccpulse recompute x1", "ccpulse recompute x2"):
         assert line in table, (line, done.stdout)
     # The ceiling, the Faust floor and ccpulse itself counted every event (a rate is only given then).
-    for line in ("raw-aiokafka", "faust-noop", "ccpulse worker x1", "ccpulse worker x2",
+    for line in ("raw-aiokafka", "faust-noop", "ccpulse worker x1", "ccpulse worker x2", "ccpulse worker x1 rocksdict",
                  "ccpulse recompute x1", "ccpulse recompute x2"):
         assert re.fullmatch(r"[\d,]+", table[line]), (line, done.stdout)
     # A peer without a rate says why (not installed here, or what went wrong).
@@ -39,6 +40,17 @@ def test_quick_bench_prints_the_table_with_every_line() -> None:
     # The recovery line: a worker that processed the events restarted on its state and on none.
     assert re.search(r"^recovery after 5,0\d\d processed events \(rocksdict store; processed in \d+ s\): "
                      r"restart-to-ready [\d.]+ s on the state directory .*, [\d.]+ s from the changelogs alone", done.stdout, re.M), done.stdout
+    assert re.search(r"^scale 200x20x2 .* rows, [\d,]+ MB read model in the API \([\d,]+ MB per million rows\)$",
+                     done.stdout, re.M), done.stdout
+    # The catch-up line: the same worker's rate on its backlog and when its read model was current.
+    assert re.search(r"^catch-up: a rocksdict worker started on a backlog of 5,0\d\d events: [\d,]+ events/s, "
+                     r"read model current \d+ s after its start", done.stdout, re.M), done.stdout
+    # The targets: each met, missed, or not measured (a smoke run does not judge the 1 M-event recovery).
+    targets = dict(re.findall(r"^\| ([^|]+?) \| [^|]+ \| (met|missed|not measured) \|$", done.stdout, re.M))
+    assert targets["ccpulse worker x1 >= 0.5x Faust no-op"] in ("met", "missed"), done.stdout
+    assert targets["restart-to-ready from the changelogs alone after 1,000,000 events <= 60 s"] == "not measured"
+    assert {"every API read p99 <= 50 ms at 200x20x2", "/metrics p99 <= 150 ms",
+            "recompute x2 >= 2x 29,809 events/s"} <= set(targets), targets
     assert re.search(r"^ccpulse bench: \d+ lines x 1 rounds on the embedded broker in \d+ s$", done.stdout, re.M)
 
 

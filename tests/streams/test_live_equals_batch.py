@@ -51,7 +51,7 @@ class _Topic:
         self.sent: list[tuple[bytes | None, bytes]] = []
         self.read = 0
 
-    async def send(self, key: bytes | None = None, value: Any = None) -> asyncio.Future[None]:
+    async def send(self, key: bytes | None = None, value: Any = None, partition: int | None = None) -> asyncio.Future[None]:
         self.sent.append((key, value if isinstance(value, bytes) else orjson.dumps(value)))
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
