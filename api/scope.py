@@ -24,7 +24,8 @@ from functools import cached_property, partial
 from typing import Any
 
 from api.store import ReadModelStore
-from ccpulse.readmodel.views import merged_series
+from ccpulse.domain.live import QueueLive
+from ccpulse.readmodel.views import QueueFigures, centre_live, merged_series
 from ccpulse.domain.intervals import AGENT_QUEUE, split_agent_queue
 from ccpulse.settings import Settings
 
@@ -171,6 +172,23 @@ class ScopedStore:
 
     def queue_channel(self, queue_id: str) -> str:
         return self._store.queue_channel(queue_id)
+
+    # ---- figures derived once per change, shared with the store --------------------------------
+    # A queue's series, channel and live counts are the same whoever asks (its contacts and the
+    # agents staffed on it are all in this view), so the store's caches serve its queues as they are.
+    def queue_figures(self, queue_id: str, now: float) -> QueueFigures:
+        return self._store.queue_figures(queue_id, now)
+
+    def day_longest_wait(self, queue_id: str, day_start: int) -> int | None:
+        return self._store.day_longest_wait(queue_id, day_start)
+
+    def queue_live(self) -> dict[str, QueueLive]:
+        """The store's count per queue: read for this view's queues only (``iter_queue_views``)."""
+        return self._store.queue_live()
+
+    def centre_live(self) -> dict[str, Any]:
+        """Its own rows counted: an agent counts once over *these* queues."""
+        return centre_live(self.contacts.values(), self.agents.values())
 
 
 def scoped(store: ReadModelStore, queues: frozenset[str] | None) -> ReadModelStore | ScopedStore:

@@ -25,12 +25,13 @@ from typing import Any
 
 import orjson
 
-from ccpulse.domain.buckets import dominant_channel
-from ccpulse.domain.intervals import split_bucket_key
+from ccpulse.domain.buckets import dominant_channel, longest_wait
+from ccpulse.domain.intervals import bucket_start, bucket_starts, split_bucket_key
+from ccpulse.domain.live import QueueLive, queue_live
 from ccpulse.domain.retention import sum_contributions
 from ccpulse.readmodel.rows import generation_covers
 from ccpulse.readmodel.totals import SeriesTotals
-from ccpulse.readmodel.views import merged_series
+from ccpulse.readmodel.views import QueueFigures, centre_live, merged_series, queue_figures
 from ccpulse.settings import Settings
 
 __all__ = ["RECENT_KEEP", "ReadModel"]
@@ -74,6 +75,14 @@ class ReadModel:
         self.rows_applied = 0
         self.interval_changes = 0  # interval rows applied (the centre series' cache key)
         self._centre: tuple[tuple[int, int], dict[int, dict[str, Any]]] | None = None
+        # What reads derive per queue, kept until what it derives from changes (``queue_figures``):
+        self._epoch = 0  # bumped when the served rows are replaced as a whole (_serve, clear)
+        self.queue_versions: dict[str, int] = {}  # queue -> its served interval rows applied so far
+        self.series_added = 0  # served series created by ``apply`` (queue_ids may grow)
+        self.live_changes = 0  # contact and agent rows applied (the live figures' cache key)
+        self._figures: dict[str, tuple[tuple[Any, ...], QueueFigures]] = {}
+        self._day_waits: dict[str, tuple[tuple[int, int, int], int | None]] = {}
+        self._derived: dict[str, tuple[tuple[Any, ...], Any]] = {}  # queue ids, live figures
         self.last_update: float | None = None  # wall clock of the last row applied
 
     def clear(self) -> None:
@@ -84,6 +93,7 @@ class ReadModel:
         self.alerts.clear(); self.workers.clear()
         self.recent.clear(); self._recent_heap.clear()
         self.retention_rows.clear(); self.retention_totals.clear()
+        self._epoch += 1; self._figures.clear(); self._day_waits.clear(); self._derived.clear()
 
     # ---- applying rows ------------------------------------------------------------------------
     def apply(self, key: bytes, value: bytes | None) -> None:
@@ -98,12 +108,19 @@ class ReadModel:
                 self._keep_recent(ident, row)  # bounded: keeps the newest rows only
             else:
                 rows[ident] = row
+            if kind in ("contact", "agent"):
+                self.live_changes += 1
         elif kind == "interval":
             self.interval_changes += 1
             dimension, entity, start = _bucket_ident(ident)
             interval_row = None if row is None else {"c": row["c"], "max_wait_ms": row.get("max_wait_ms")}
             for layer in (self._live, None if self._covered(dimension, entity, start) else self.intervals):
                 if layer is not None:
+                    if layer is self.intervals:
+                        if dimension == "queue":
+                            self.queue_versions[entity] = self.queue_versions.get(entity, 0) + 1
+                        if (dimension, entity) not in layer:
+                            self.series_added += 1
                     series = layer.setdefault((dimension, entity), {})
                     old = series.pop(start, None) if interval_row is None else series.get(start)
                     if interval_row is not None:
@@ -184,6 +201,7 @@ class ReadModel:
         self.totals.rebuild(served)  # (no await in between: a reader sees both old or both new)
         self.intervals = served  # one assignment: readers see the old rows or the new ones, never a mix
         self.interval_changes += 1
+        self._epoch += 1
 
     def centre_series(self) -> dict[int, dict[str, Any]]:
         """Every queue's series summed bucket by bucket (the centre), rebuilt only when an interval
@@ -193,6 +211,51 @@ class ReadModel:
         if self._centre is None or self._centre[0] != version:
             self._centre = (version, merged_series(s for (d, _), s in list(self.intervals.items()) if d == "queue"))
         return self._centre[1]
+
+    # ---- figures derived once per change -------------------------------------------------------
+    def _queue_key(self, queue_id: str) -> tuple[int, int]:
+        """Changes whenever the served rows of ``queue_id`` may have changed."""
+        return self._epoch, self.queue_versions.get(queue_id, 0)
+
+    def queue_figures(self, queue_id: str, now: float) -> QueueFigures:
+        """A queue's current interval, today, staffing and open cases (``views.queue_figures``),
+        derived again only when its rows, its channel or the 15-minute bucket of ``now`` changed:
+        deriving them for 500 queues on every /api/v1/queues, scrape and wallboard refresh took
+        ~75 ms, and between two changes of a queue every read shares one derivation."""
+        channel = self.queue_channel(queue_id)
+        key = (*self._queue_key(queue_id), bucket_start(now), channel)
+        cached = self._figures.get(queue_id)
+        if cached is None or cached[0] != key:
+            cached = self._figures[queue_id] = (key, queue_figures(self, queue_id, channel, now))
+        return cached[1]
+
+    def day_longest_wait(self, queue_id: str, day_start: int) -> int | None:
+        """The longest wait of ``queue_id``'s buckets in the local day from ``day_start`` (a
+        maximum cannot be taken back as a row changes: read again from the day's 96 buckets,
+        only when the queue's rows changed)."""
+        key = (*self._queue_key(queue_id), day_start)
+        cached = self._day_waits.get(queue_id)
+        if cached is None or cached[0] != key:
+            series = self.intervals.get(("queue", queue_id), {})
+            present = [b for b in map(series.get, bucket_starts(day_start, "1d", self.settings.zone)) if b is not None]
+            cached = self._day_waits[queue_id] = (key, longest_wait(present))
+        return cached[1]
+
+    def _cached(self, name: str, key: tuple[Any, ...], build: Any) -> Any:
+        cached = self._derived.get(name)
+        if cached is None or cached[0] != key:
+            cached = self._derived[name] = (key, build())
+        return cached[1]
+
+    def queue_live(self) -> dict[str, QueueLive]:
+        """``queue_live`` of every known queue, counted again only when a contact or agent row
+        changed (10,000 agents: ~20 ms a count). Shared: callers copy what they change."""
+        return self._cached("live", (self.live_changes, *self._ids_key()), lambda: queue_live(
+            self.queue_ids(), self.contacts.values(), self.agents.values()))
+
+    def centre_live(self) -> dict[str, Any]:
+        """``views.centre_live`` of every row, counted again only when a contact or agent row changed."""
+        return self._cached("centre", (self.live_changes,), lambda: centre_live(self.contacts.values(), self.agents.values()))
 
     # ---- event time -------------------------------------------------------------------------
     def _see_event_time(self, *times: float | None) -> None:
@@ -228,7 +291,15 @@ class ReadModel:
             heapq.heapify(self._recent_heap)
 
     # ---- views ------------------------------------------------------------------------------
+    def _ids_key(self) -> tuple[int, int, int]:
+        return self._epoch, self.series_added, self.live_changes
+
     def queue_ids(self) -> list[str]:
+        """Every queue with rows, contacts or agents, or configured; listed again only when a
+        series was added or a contact or agent row changed (~10 ms at 10,000 agents)."""
+        return list(self._cached("ids", self._ids_key(), self._queue_ids))
+
+    def _queue_ids(self) -> list[str]:
         seen = {entity for dimension, entity in self.intervals if dimension == "queue"}
         seen.update(row["queue_id"] for row in self.contacts.values() if row.get("queue_id"))
         for row in self.agents.values():

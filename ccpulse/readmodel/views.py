@@ -11,6 +11,7 @@ import csv
 import io
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ccpulse.csv_safety import csv_cell
@@ -28,7 +29,7 @@ if TYPE_CHECKING:  # the state module sums series with ``merged_series`` from he
 log = logging.getLogger("ccpulse.readmodel")
 
 __all__ = [
-    "SURVEY_FIELDS", "agent_view", "mask", "centre_live", "open_cases", "csv_cell", "csv_text", "entity_profile", "entity_rows", "iter_queue_views",
+    "SURVEY_FIELDS", "QueueFigures", "agent_view", "queue_figures", "mask", "centre_live", "open_cases", "csv_cell", "csv_text", "entity_profile", "entity_rows", "iter_queue_views",
     "entity_series", "interval_rows", "merged_series", "mixed_sla",
     "queue_views", "recent_contacts", "select_queues", "series_rows", "staffing_view", "summary_view", "survey_rows", "team_agents",
     "window_row",
@@ -134,17 +135,20 @@ def window_row(store: ReadModel, keys: Sequence[tuple[str, str]], sla: QueueSett
                now: float) -> dict[str, Any]:
     """The row of the interval of ``granularity`` ("15m" or "1d") holding ``now``, for the series
     ``keys`` summed: a 15-minute bucket as it is, a day from the store's running sums
-    (ccpulse/readmodel/totals.py), so that no read merges a series' whole history."""
+    (ccpulse/readmodel/totals.py), so that no read merges a series' whole history. A day's
+    longest wait of queues comes from the store's per-queue cache (``day_longest_wait``)."""
     zone = store.settings.zone
     start = interval_start(now, granularity, zone)
     end = interval_end(start, granularity, zone)
-    starts = bucket_starts(start, granularity, zone)
-    present = [b for key in keys for b in map(store.intervals.get(key, {}).get, starts) if b is not None]
     if granularity == "1d":
         counters = sum_counters(store.totals.day(key, int(start)) for key in keys)
-    else:
-        counters = sum_counters(b["c"] for b in present)
-    return _row(start, end, granularity, counters, longest_wait(present), sla)
+        waits = [store.day_longest_wait(k, int(start)) if d == "queue" else
+                 longest_wait(b for b in map(store.intervals.get((d, k), {}).get, bucket_starts(start, "1d", zone))
+                              if b is not None) for d, k in keys]
+        return _row(start, end, granularity, counters, max((w for w in waits if w is not None), default=None), sla)
+    present = [b for key in keys for b in map(store.intervals.get(key, {}).get, bucket_starts(start, granularity, zone))
+               if b is not None]
+    return _row(start, end, granularity, sum_counters(b["c"] for b in present), longest_wait(present), sla)
 
 
 # ---- queues --------------------------------------------------------------------------------------
@@ -199,6 +203,27 @@ def select_queues(store: ReadModel, queue_ids: Iterable[str] = (), group: str | 
     return frozenset(selected)
 
 
+@dataclass(frozen=True)
+class QueueFigures:
+    """What a queue's view derives from its interval rows at the 15-minute bucket of now (cached
+    by ``ReadModel.queue_figures``; nothing here depends on the contacts and agents now)."""
+
+    channel: str
+    sla: QueueSettings
+    current_interval: dict[str, Any]
+    today: dict[str, Any]
+    staffing: dict[str, Any] | None  # its ``agents_staffed_now`` is filled in at read time
+    open_cases: int
+
+
+def queue_figures(store: ReadModel, queue_id: str, channel: str, now: float) -> QueueFigures:
+    """A queue's figures of the interval rows (those of ``queue_views`` but its live state)."""
+    sla = store.settings.queue(queue_id, channel)
+    key = ("queue", queue_id)
+    return QueueFigures(channel, sla, window_row(store, [key], sla, "15m", now), window_row(store, [key], sla, "1d", now),
+                        staffing_view(store.intervals.get(key, {}), sla, 0, now), open_cases(store.totals.total(key)))
+
+
 def queue_views(store: ReadModel, now: float | None = None, only: str | None = None,
                 among: frozenset[str] | None = None) -> list[dict[str, Any]]:
     """Live state, current 15-minute interval, today's figures and staffing of every queue (or one,
@@ -209,15 +234,19 @@ def queue_views(store: ReadModel, now: float | None = None, only: str | None = N
 def iter_queue_views(store: ReadModel, now: float | None = None, only: str | None = None,
                      among: frozenset[str] | None = None) -> Iterator[dict[str, Any]]:
     """:func:`queue_views` one queue at a time: the live state of all of them is counted first, in
-    one pass, so a caller may hand the event loop back between two queues (``api.deps.paced``)."""
+    one pass, so a caller may hand the event loop back between two queues (``api.deps.paced``).
+
+    The figures of the rows come from the store's per-queue cache (``ReadModel.queue_figures``)
+    and the live state from its count of every queue (``ReadModel.queue_live``); only what
+    depends on ``now`` (the wait so far) is worked out here."""
     now = store.event_now() if now is None else now
     ids = [only] if only else [q for q in store.queue_ids() if among is None or q in among]
-    live = queue_live(ids, store.contacts.values(), store.agents.values())
+    live = store.queue_live()
     for queue_id in ids:
-        channel = store.queue_channel(queue_id)
-        sla = store.settings.queue(queue_id, channel)
-        key = ("queue", queue_id)
-        state = live[queue_id]
+        figures = store.queue_figures(queue_id, now)
+        channel, sla = figures.channel, figures.sla
+        counted = live.get(queue_id) or queue_live([queue_id], (), ())[queue_id]
+        state = {**counted, "waiting_by_channel": dict(counted["waiting_by_channel"]), "agents": dict(counted["agents"])}
         oldest = state.pop("oldest_queued_at")
         state.pop("queue_id", None)
         yield {
@@ -230,10 +259,11 @@ def iter_queue_views(store: ReadModel, now: float | None = None, only: str | Non
             "sl_formula": sla.sl_formula,
             "live": {**state, "oldest_queued_at": iso(oldest) if oldest is not None else None,
                      "longest_wait_seconds": round(max(0.0, now - oldest), 3) if oldest is not None else None,
-                     "open_cases": open_cases(store.totals.total(key))},
-            "current_interval": window_row(store, [key], sla, "15m", now),
-            "today": window_row(store, [key], sla, "1d", now),
-            "staffing": staffing_view(store.intervals.get(key, {}), sla, state["agents_staffed"], now),
+                     "open_cases": figures.open_cases},
+            "current_interval": dict(figures.current_interval),
+            "today": dict(figures.today),
+            "staffing": None if figures.staffing is None else {**figures.staffing,
+                                                               "agents_staffed_now": state["agents_staffed"]},
         }
 
 
@@ -257,7 +287,8 @@ def summary_view(store: ReadModel, now: float | None = None) -> dict[str, Any]:
     """Centre-wide live figures, current 15-minute interval and today (sums of all queues' counters,
     then the formulas), and each channel's current interval."""
     now = store.event_now() if now is None else now
-    live = centre_live(store.contacts.values(), store.agents.values())
+    live = dict(store.centre_live())
+    live["waiting_by_channel"], live["agents"] = dict(live["waiting_by_channel"]), dict(live["agents"])
     oldest = live.pop("oldest_queued_at")
     queues = [key for key in store.intervals if key[0] == "queue"]
     sla = mixed_sla(store.settings)
@@ -271,7 +302,7 @@ def summary_view(store: ReadModel, now: float | None = None) -> dict[str, Any]:
         "timezone": store.settings.timezone,
         "live": {**live, "oldest_queued_at": iso(oldest) if oldest is not None else None,
                  "longest_wait_seconds": round(max(0.0, now - oldest), 3) if oldest is not None else None,
-                 "open_cases": open_cases(sum_counters(store.totals.total(key) for key in queues))},
+                 "open_cases": open_cases({"cases_open": sum(store.totals.total(key).get("cases_open", 0) for key in queues)})},
         "current_interval": window_row(store, queues, sla, "15m", now),
         "today": window_row(store, queues, sla, "1d", now),
         "channels": channels,
