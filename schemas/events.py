@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Annotated, Literal, Union
 
 import orjson
@@ -115,9 +116,12 @@ class _Event(BaseModel):
             )
         return value
 
-    @property
+    @cached_property
     def at(self) -> float:
-        """Event time as UTC epoch seconds, the core's time unit."""
+        """Event time as UTC epoch seconds, the core's time unit.
+
+        Cached (the model is frozen): the fold reads it about 4 times per event, and
+        ``timestamp()`` of a pydantic-aware datetime costs ~1 µs, 5% of ``ccpulse recompute``."""
         return self.occurred_at.timestamp()
 
 

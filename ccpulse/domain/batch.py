@@ -122,10 +122,13 @@ class PartitionFold:
     def judging_mark(self, src: str | None = None, at: float = 0.0) -> float:
         """The partition's judging watermark (``ccpulse.domain.entity.judging_mark``); with ``src``, that
         source counted at ``at`` (the event about to be applied, as the worker's trial marks)."""
-        marks, sources = self.marks, self.contact_sources
+        # Built without copying the marks and sources (twice per contact event): the result is a min or max,
+        # so the order of the sources does not matter.
+        marks, at_end = self.marks, self.read_to_end
+        pairs = [(marks.get(s), at_end(s)) for s in self.contact_sources if s != src]
         if src is not None:
-            marks, sources = {**marks, src: max(marks.get(src, at), at)}, sources | {src}
-        return judging_mark((marks.get(s), self.read_to_end(s)) for s in sorted(sources))
+            pairs.append((max(marks.get(src, at), at), at_end(src)))
+        return judging_mark(pairs)
 
     def contact_event(self, event: Event, raw: bytes, src: str, offset: int) -> str | None:
         assert isinstance(event, ContactEvent)
