@@ -46,7 +46,7 @@ from streams.schedule import DueSchedule
 from streams.readmodel import ReadModelPublisher
 
 __all__ = ["AgentProcessor", "ContactProcessor", "CustomerProcessor", "Fanout", "IntervalProcessor", "RetentionProcessor",
-           "changelog_acknowledged", "changelog_flush", "facts_groups", "facts_message", "partition_for",
+           "changelog_acknowledged", "changelog_flush", "customer_facts", "customer_facts_message", "facts_groups", "facts_message", "partition_for",
            "watch_changelog"]
 
 log = logging.getLogger("ccpulse.worker")
@@ -171,6 +171,30 @@ def facts_groups(key: bytes | None, value: bytes) -> list[tuple[str, list[dict[s
     return [(key.decode(), decoded if isinstance(decoded, list) else [decoded])]
 
 
+def customer_facts_message(records: Sequence[tuple[str, str]]) -> bytes:
+    """One ``cc.customer-facts`` message: a batch's contact records for the customers of one partition,
+    in processing order (``{"cf": [[customer, record], ...]}``); one message per partition and batch
+    instead of one per record (30,000 bench events made 13,180 of those)."""
+    return b'{"cf":[' + b",".join(b"[" + orjson.dumps(customer) + b"," + record.encode() + b"]"
+                                  for customer, record in records) + b"]}"
+
+
+def customer_facts(key: bytes | None, value: bytes) -> list[tuple[str, dict[str, Any]]]:
+    """(customer, contact record) pairs of a ``cc.customer-facts`` message: a partition's bundle
+    (:func:`customer_facts_message`), or, as sent before bundles, one record under its customer's key."""
+    decoded = orjson.loads(value)
+    if isinstance(decoded, dict) and "cf" in decoded:
+        return [(customer, record) for customer, record in decoded["cf"]]
+    if key is None:
+        raise ValueError("a customer fact without a customer key")
+    return [(key.decode(), decoded)]
+
+
+#: A bundle's n-th customer record numbers its deltas from ``n * FACT_STRIDE`` within the message's
+#: offset: apart from each other's, and in the bundle's order (one customer's delta touches far fewer buckets).
+FACT_STRIDE = 1 << 20
+
+
 @functools.lru_cache(maxsize=1 << 16)  # bucket keys repeat all day; murmur2 is pure Python
 def partition_for(key: str, partitions: int) -> int:
     """The partition Kafka's default partitioner (murmur2, as aiokafka's) gives ``key``: where a keyed
@@ -290,9 +314,9 @@ class _Processor:
         topic, _, partition = rec["src"].rpartition(":")
         await self._dead_letter(key.encode(), rec["raw"].encode(), topic, int(partition), rec["off"], reason, message, rec["id"])
 
-    def queue_deltas(self, delta: dict[str, dict[str, Any]], src: str, offset: int) -> None:
+    def queue_deltas(self, delta: dict[str, dict[str, Any]], src: str, offset: int, base: int = 0) -> None:
         """Queue one event's bucket deltas for this batch's messages (:meth:`send_queued_deltas`)."""
-        for bucket, entry in delta_messages(delta, src, offset):
+        for bucket, entry in delta_messages(delta, src, offset, base):
             self.queue_fact(bucket, entry)
 
     def queue_fact(self, bucket: str, entry: bytes) -> None:
@@ -369,11 +393,15 @@ class ContactProcessor(_Processor):
         """Send the messages the states just written hold (``_sends``), once those writes are durable."""
         await changelog_flush()  # the states holding the messages are durable: now send them
         sends, self._sends = self._sends, []
+        records: dict[int, list[tuple[str, str]]] = {}
         for _src, _off, kind, key, value, _owner in sends:
             if kind == "f":
                 self.queue_fact(key, value.encode())
             else:
-                self.outbox.append(await self.customer_facts.send(key=key.encode(), value=value.encode()))
+                records.setdefault(partition_for(key, self.settings.partitions), []).append((key, value))
+        for partition, bundle in records.items():
+            self.outbox.append(await self.customer_facts.send(key=bundle[0][0].encode(), partition=partition,
+                                                              value=customer_facts_message(bundle)))
         await self.send_queued_deltas(self.facts)
         await self.settle_outbox()
 
@@ -675,10 +703,8 @@ class CustomerProcessor(_Processor):
         window = self.settings.fcr_window_seconds
         states: dict[str, dict[str, Any]] = {}
         writer: dict[str, faust.EventT] = {}
-        for ev in events:
+        async for ev, index, customer, record in self._records(events):
             try:
-                customer = ev.message.key.decode()
-                record = orjson.loads(ev.message.value)
                 mark, partition = record.pop("w", None), record.pop("wp", None)
                 if mark is not None and partition is not None:
                     self._marks[partition] = max(self._marks.get(partition, 0.0), mark)
@@ -695,7 +721,8 @@ class CustomerProcessor(_Processor):
                     continue
                 contacts = {**old["contacts"], record["contact_id"]: record}
                 new_contrib = customer_contributions(contacts, window, self.settings.sla_clock)
-                self.queue_deltas(diff_contributions(old["contrib"], new_contrib), _source(ev), ev.message.offset)
+                self.queue_deltas(diff_contributions(old["contrib"], new_contrib), _source(ev), ev.message.offset,
+                                  index * FACT_STRIDE)
             except Exception as exc:  # only ccpulse writes this topic, but never stop the stream
                 log.exception("cannot apply customer fact %s@%s", ev.message.partition, ev.message.offset)
                 await self.reject(ev, "processing_error", f"{type(exc).__name__}: {exc}"[:500])
@@ -710,6 +737,18 @@ class CustomerProcessor(_Processor):
         await self.send_queued_deltas(self.facts)
         await self.settle_outbox()
         _write_states(self.customers, states, writer)
+
+    async def _records(self, events: Sequence[faust.EventT]) -> AsyncIterator[tuple[faust.EventT, int, str, dict[str, Any]]]:
+        """(message, index in it, customer, record) of each customer fact; an unreadable message is dead-lettered."""
+        for ev in events:
+            try:
+                records = customer_facts(ev.message.key, ev.message.value)
+            except Exception as exc:  # only ccpulse writes this topic, but never stop the stream
+                log.exception("cannot read customer fact %s@%s", ev.message.partition, ev.message.offset)
+                await self.reject(ev, "processing_error", f"{type(exc).__name__}: {exc}"[:500])
+                continue
+            for index, (customer, record) in enumerate(records):
+                yield ev, index, customer, record
 
 
 def _own_copy(bucket: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -875,41 +914,51 @@ class RetentionProcessor(_Processor):
     async def handle(self, ev: faust.EventT, states: dict[str, dict[str, Any]], writer: dict[str, faust.EventT]) -> None:
         msg = ev.message
         if msg.topic == self.settings.topics.customer_facts:
-            record = orjson.loads(msg.value)
-            customer = msg.key.decode()
-            state = self._state(customer, states)
-            versions = dict(state.get("fact_versions", {}))
-            version = record.get("n")
-            if version is not None and version <= versions.get(record["contact_id"], -1):
-                return  # not newer than the record kept (see CustomerProcessor)
-            versions[record["contact_id"]] = version or 0
-            state["fact_versions"] = versions
-            facts = dict(state["facts"])
-            fact = fact_record(record)
-            if fact is None:
-                facts.pop(record["contact_id"], None)
-            else:
-                facts[record["contact_id"]] = fact
-            if facts == state["facts"]:  # nothing retention looks at has changed (e.g. a wrap-up)
-                states[customer], writer[customer] = state, ev  # but the version moved on
-                return
-            state["facts"] = facts
+            for customer, record in customer_facts(msg.key, msg.value):
+                self._fact(ev, customer, record, states, writer)
+            return
+        reject = self._silent if self.handled_before(ev) else self.reject  # dead-lettered once only
+        try:
+            customer, rec = accept_customer_event(msg.value, _source(ev), msg.offset, self.settings.retention.currency)
+        except EventRejected as exc:
+            self.stats.observe(msg.topic, None)
+            return await reject(ev, exc.reason, exc.message)
+        self.stats.observe(msg.topic, rec["t"])
+        state = self._state(customer, states)
+        state["events"] = list(state["events"])
+        status = add_event(state["events"], rec)
+        if status == "duplicate":
+            return await reject(ev, "duplicate", f"event_id {rec['id']} was already received for customer "
+                                     f"{customer}", rec["id"])
+        if status == "redelivered":
+            return
+        self._settle(ev, customer, state, states, writer)
+
+    def _fact(self, ev: faust.EventT, customer: str, record: dict[str, Any], states: dict[str, dict[str, Any]],
+              writer: dict[str, faust.EventT]) -> None:
+        """One contact record of ``customer`` (from the contact side): what retention keeps of it."""
+        state = self._state(customer, states)
+        versions = dict(state.get("fact_versions", {}))
+        version = record.get("n")
+        if version is not None and version <= versions.get(record["contact_id"], -1):
+            return  # not newer than the record kept (see CustomerProcessor)
+        versions[record["contact_id"]] = version or 0
+        state["fact_versions"] = versions
+        facts = dict(state["facts"])
+        fact = fact_record(record)
+        if fact is None:
+            facts.pop(record["contact_id"], None)
         else:
-            reject = self._silent if self.handled_before(ev) else self.reject  # dead-lettered once only
-            try:
-                customer, rec = accept_customer_event(msg.value, _source(ev), msg.offset, self.settings.retention.currency)
-            except EventRejected as exc:
-                self.stats.observe(msg.topic, None)
-                return await reject(ev, exc.reason, exc.message)
-            self.stats.observe(msg.topic, rec["t"])
-            state = self._state(customer, states)
-            state["events"] = list(state["events"])
-            status = add_event(state["events"], rec)
-            if status == "duplicate":
-                return await reject(ev, "duplicate", f"event_id {rec['id']} was already received for customer "
-                                         f"{customer}", rec["id"])
-            if status == "redelivered":
-                return
+            facts[record["contact_id"]] = fact
+        if facts == state["facts"]:  # nothing retention looks at has changed (e.g. a wrap-up)
+            states[customer], writer[customer] = state, ev  # but the version moved on
+            return
+        state["facts"] = facts
+        self._settle(ev, customer, state, states, writer)
+
+    def _settle(self, ev: faust.EventT, customer: str, state: dict[str, Any], states: dict[str, dict[str, Any]],
+                writer: dict[str, faust.EventT]) -> None:
+        """Re-fold ``customer``'s contributions from its changed ``state``, publish them if they moved."""
         contrib = retention_contributions(state["events"], state["facts"].values(), self.settings.retention,
                                          self.settings.zone)
         if contrib != state["contrib"]:

@@ -9,7 +9,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.processing import facts_groups, facts_message, partition_for
+from streams.processing import customer_facts, customer_facts_message, facts_groups, facts_message, partition_for
 
 _entry = st.builds(lambda n, o, i: orjson.dumps({"d": {"offered": n}, "s": "cc.contact-events:0", "o": o, "i": i}),
                    st.integers(-5, 5), st.integers(0, 10**9), st.integers(0, 99))
@@ -32,3 +32,16 @@ def test_the_messages_sent_before_bundles_still_read() -> None:
     entry = {"d": {"offered": 1}, "s": "cc.agent-events:2", "o": 7, "i": 0}
     assert facts_groups(b"queue|q1|900", orjson.dumps([entry, entry])) == [("queue|q1|900", [entry, entry])]
     assert facts_groups(b"queue|q1|900", orjson.dumps(entry)) == [("queue|q1|900", [entry])]
+
+
+@given(st.lists(st.tuples(st.text(min_size=1, max_size=10),
+                          st.fixed_dictionaries({"contact_id": st.text(max_size=8), "n": st.integers(0, 99)})),
+                min_size=1, max_size=8))
+def test_a_customer_bundle_reads_back_as_its_records_in_order(records: list[tuple[str, dict]]) -> None:
+    message = customer_facts_message([(customer, orjson.dumps(record).decode()) for customer, record in records])
+    assert customer_facts(b"any", message) == records
+
+
+def test_a_customer_fact_sent_before_bundles_still_reads() -> None:
+    record = {"contact_id": "c1", "n": 3, "w": 100.0, "wp": 1}
+    assert customer_facts(b"cust-9", orjson.dumps(record)) == [("cust-9", record)]
