@@ -10,6 +10,7 @@ No contact or customer ids are ever labels.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 
@@ -17,6 +18,7 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.utils import floatToGoString
 
 from api.deps import PROFILE_DEFAULT_DAYS, metrics_store, paced
 from api.scope import ScopedStore
@@ -257,10 +259,41 @@ class _Families:
         return self.families
 
 
+_PLAIN = {"gauge": "gauge", "counter": "counter"}
+_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
+
+
+def exposition(families: list[Metric]) -> bytes:
+    """``generate_latest``'s text for these families, written straight for the plain gauges and
+    counters this API makes (the others go through ``generate_latest``): its per-sample checks of
+    names and label names cost ~150 ms of a scrape at 500 queues (28,000 samples). Byte for byte
+    the same (tests/api/test_metrics_exposition.py)."""
+    out: list[str] = []
+    for family in families:
+        kind = _PLAIN.get(family.type)
+        if kind is None or not _NAME.match(family.name) or any(
+                s.timestamp is not None or s.exemplar is not None or s.name != family.name + ("_total" if kind == "counter" else "")
+                for s in family.samples):
+            out.append(generate_latest(_Families([family])).decode())
+            continue
+        name = family.name + ("_total" if kind == "counter" else "")
+        doc = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
+        out.append(f"# HELP {name} {doc}\n# TYPE {name} {kind}\n")
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(sample.labels.items()))
+            out.append(f"{name}{{{labels}}} {floatToGoString(sample.value)}\n" if labels else
+                       f"{name} {floatToGoString(sample.value)}\n")
+    return "".join(out).encode()
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r'\"')
+
+
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(store: ReadModelStore = Depends(metrics_store)) -> Response:
     families = await paced(ReadModelCollector(store).steps())  # 253 ms in one go at 500 queues
     # Writing them out (2 MB of text at 500 queues, 180 ms) reads only these families, not the
     # store: a worker thread can do it while the loop goes on.
-    body = await run_in_threadpool(generate_latest, _Families(families))  # type: ignore[arg-type]
+    body = await run_in_threadpool(exposition, families)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
