@@ -75,7 +75,8 @@ def apply_delta(bucket: dict[str, Any] | None, delta: Mapping[str, Any], source:
             else:
                 counters.pop(measure, None)
     if tops is not None:
-        bucket["tops"] = [[w, v] for v, w in sorted(tops.items(), key=lambda vw: (-vw[1], vw[0]))[:TOP_KEEP]]
+        # Longest first, then by visit: sorting (-wait, visit) pairs needs no key function (visits are unique).
+        bucket["tops"] = [[-w, v] for w, v in sorted([(-w, v) for v, w in tops.items()])[:TOP_KEEP]]
     bucket["hwm"][source] = list(seq)
     return bucket, True
 

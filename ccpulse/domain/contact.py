@@ -177,6 +177,11 @@ class _Folder:
     # ---- helpers ------------------------------------------------------------------
     def add(self, t: float, queue: str, measure: str, value: int = 1, agent: str | None = None) -> None:
         """Credit ``measure`` to the queue's, the channel's and (when given) the agent's bucket at ``t``."""
+        self.credit(t, queue, {measure: value}, agent)
+
+    def credit(self, t: float, queue: str, measures: dict[str, int], agent: str | None = None) -> None:
+        """:meth:`add` of several measures at once (a step credits up to six to the same buckets: one
+        call each was 8% of ``ccpulse recompute``'s time)."""
         where = (t, queue, self.channel, agent)
         keys = self._keys.get(where)
         if keys is None:  # several measures go to the same buckets: build their keys once
@@ -189,9 +194,10 @@ class _Folder:
         for key in keys:
             bucket = contributions.get(key)
             if bucket is None:
-                contributions[key] = {measure: value}
+                contributions[key] = dict(measures)
             else:
-                bucket[measure] = bucket.get(measure, 0) + value
+                for measure, value in measures.items():
+                    bucket[measure] = bucket.get(measure, 0) + value
 
     def add_agent(self, t: float, queue: str, agent: str, measure: str, value: int = 1) -> None:
         """Credit ``measure`` to the agent's bucket at ``t`` only (an agent's own leg of a contact)."""
@@ -214,21 +220,24 @@ class _Folder:
         threshold, short = found[0], found[1]
         clock = found[2] if len(found) > 2 else None  # type: ignore[misc]
         sla_wait = wait if clock is None else _ms(clock.seconds(self.queued_at, t))
-        agent = self.agent if outcome == "answered" else None
-        self.add(t, self.queue, outcome, agent=agent)
+        top = f"{TOP_PREFIX}{self.contact_id}#{self.visits}"
+        measures = {outcome: 1}
         if outcome == "answered":
-            self.add(t, self.queue, "wait_answered_ms", wait, agent=agent)
-            self.add(t, self.queue, "wait_answered_business_ms", sla_wait, agent=agent)
+            measures["wait_answered_ms"] = wait
+            measures["wait_answered_business_ms"] = sla_wait
             if sla_wait <= threshold * 1000:
-                self.add(t, self.queue, "answered_within_sl", agent=agent)
+                measures["answered_within_sl"] = 1
+            self.credit(t, self.queue, measures, self.agent)
+            measures = {}
         elif outcome == "abandoned":
-            self.add(t, self.queue, "wait_abandoned_ms", wait)
-            self.add(t, self.queue, "wait_abandoned_business_ms", sla_wait)
+            measures["wait_abandoned_ms"] = wait
+            measures["wait_abandoned_business_ms"] = sla_wait
             if sla_wait <= threshold * 1000:
-                self.add(t, self.queue, "abandoned_within_sl")
+                measures["abandoned_within_sl"] = 1
             if wait < short * 1000:
-                self.add(t, self.queue, "short_abandoned")
-        self.add(t, self.queue, f"{TOP_PREFIX}{self.contact_id}#{self.visits}", wait)
+                measures["short_abandoned"] = 1
+        measures[top] = wait  # the queue's and the channel's only
+        self.credit(t, self.queue, measures)
         if wait > threshold * 1000 and self.breached_at is None:
             self.breached_at = self.queued_at + threshold
         self.queued_at = None
@@ -249,12 +258,10 @@ class _Folder:
         self.handled = (t, self.queue, agent)
         self.talk_ended_at = end
         whole = agent if not self.legs else None
-        self.add(t, self.queue, "handled", agent=whole)
-        self.add(t, self.queue, "talk_ms", talk, agent=whole)
-        self.add(t, self.queue, "hold_ms", self.hold_total, agent=whole)
-        self.add(t, self.queue, "acw_ms", _ms(acw), agent=whole)
+        measures = {"handled": 1, "talk_ms": talk, "hold_ms": self.hold_total, "acw_ms": _ms(acw)}
         if self.hold_count:
-            self.add(t, self.queue, "hold_count", self.hold_count, agent=whole)
+            measures["hold_count"] = self.hold_count
+        self.credit(t, self.queue, measures, whole)
         if self.legs and agent is not None:
             self.agent_leg(t, end, _ms(acw))
         self.answered_at = None
@@ -344,8 +351,8 @@ class _Folder:
             self.customer_id = rec.get("customer_id", self.customer_id)
             self.priority = rec.get("priority")
             self.status = "waiting"
-            self.add(t, self.queue, "offered")
-            self.add(t, self.queue, f"offered_{self.channel}")  # tells the read side the queue's channel
+            # offered_<channel> tells the read side the queue's channel
+            self.credit(t, self.queue, {"offered": 1, f"offered_{self.channel}": 1})
         elif kind == "contact.answered":
             if self.queued_at is None:
                 return self.anomaly(rec, "for a contact that is not waiting in a queue")
