@@ -21,13 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import cached_property, partial
-from typing import Any
+from typing import Any, TypeVar
 
 from api.store import ReadModelStore
 from ccpulse.domain.live import QueueLive
 from ccpulse.readmodel.views import QueueFigures, centre_live, merged_series
 from ccpulse.domain.intervals import AGENT_QUEUE, split_agent_queue
 from ccpulse.settings import Settings
+
+T = TypeVar("T")
 
 __all__ = ["ScopedStore", "scoped"]
 
@@ -181,6 +183,9 @@ class ScopedStore:
 
     def day_longest_wait(self, queue_id: str, day_start: int) -> int | None:
         return self._store.day_longest_wait(queue_id, day_start)
+
+    def queue_derived(self, what: str, queue_id: str, extra: tuple[Any, ...], build: Callable[[], T]) -> T:
+        return self._store.queue_derived(what, queue_id, extra, build)
 
     def queue_live(self) -> dict[str, QueueLive]:
         """The store's count per queue: read for this view's queues only (``iter_queue_views``)."""

@@ -26,6 +26,7 @@ class ReadModelStore(ReadModelConsumer):
     def __init__(self, settings: Settings, servers: str | None = None) -> None:
         super().__init__(settings, servers)
         self.freeze_heap = True  # the API process is mostly its read model (ReadModelConsumer.settle_heap)
+        self.warm = True  # its queue figures are derived before a reader asks (ReadModel.warm_figures)
         self.counter_floors: dict[tuple[str, ...], tuple[float, float]] = {}  # /metrics: series -> (period, served)
         self.lag: dict[str, int] = {}  # input topic -> messages the worker group has not processed
         self._lag_task: asyncio.Task[None] | None = None

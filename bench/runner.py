@@ -517,6 +517,7 @@ def _scale(agents: int, queues: int, days: int) -> dict[str, float]:
                        "time_on_contact_ms": 700000, "time_after_contact_work_ms": 100000}, "max_wait_ms": None}))
     gc.collect()
     store.event_now = lambda: now  # type: ignore[method-assign]
+    store.warm_figures()  # as the API's consumer does once caught up
     app = create_app(settings)
     app.state.store = store
     client = TestClient(app)

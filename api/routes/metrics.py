@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.samples import Sample, Timestamp
 from prometheus_client.utils import floatToGoString
 
 from api.deps import PROFILE_DEFAULT_DAYS, metrics_store, paced
@@ -35,6 +37,7 @@ router = APIRouter(tags=["metrics"])
 
 #: Worker rows older than this are not counted as live workers.
 WORKER_FRESH_SECONDS = 30.0
+PROFILE_METRIC = "ccpulse_queue_profile_response_time_seconds"
 
 # (metric suffix, counter, help)
 _CONTACT_COUNTERS = (
@@ -111,8 +114,8 @@ class ReadModelCollector:
         wait = CounterMetricFamily("ccpulse_queue_wait_seconds", "Waits of contacts answered today (ASA = wait / answered)", labels=["queue"])
         handle = CounterMetricFamily("ccpulse_queue_handle_seconds", "Handle time (talk + hold + ACW) of contacts handled today", labels=["queue"])
         surveys = CounterMetricFamily("ccpulse_survey_responses", "Survey answers today by bucket", labels=["queue", "survey", "bucket"])
-        profile = GaugeMetricFamily(
-            "ccpulse_queue_profile_response_time_seconds",
+        profile = RenderedGauge(
+            PROFILE_METRIC,
             "Mean time to answer on the queue's SLA clock, by local weekday or hour of day, over today and the 7 days "
             "before; slot 1-mon … 7-sun or 00:00 … 23:00 (GET /api/v1/queues/{id}/profile)", labels=["queue", "by", "slot"])
         profile_start = interval_start(day_start - PROFILE_DEFAULT_DAYS * 86400 + 43200, "1d", zone)
@@ -135,16 +138,24 @@ class ReadModelCollector:
             handle.add_metric([q], self.monotonic(("handle", q), day_start, handle_ms / 1000.0))
             for survey, bucket, count in _survey_buckets(today):
                 surveys.add_metric([q, survey, bucket], self.monotonic(("survey", q, survey, bucket), day_start, count))
-            for by in PROFILE_BY:  # from the running sums per local day and hour (ccpulse/readmodel/totals.py)
-                for slot, sums in enumerate(store.totals.profile(("queue", q), by, int(profile_start), int(day_end),
-                                                                    ASA_BUSINESS_MEASURES)):
-                    seconds = asa_business_seconds(sums)  # the profile's response time (ccpulse.domain.profiles)
-                    if seconds is not None:
-                        # weekdays as 1-mon … 7-sun so that dashboards sort them in calendar order
-                        label = f"{slot + 1}-{slot_label(slot, by)}" if by == "weekday" else slot_label(slot, by)
-                        profile.add_metric([q, by, label], seconds)
+            profile.extend(store.queue_derived("profile", q, (profile_start, day_end),
+                                                       partial(self._profile, q, profile_start, day_end)))
             yield None
         yield from (waiting, longest, agents, sl, target, limit, *counters.values(), wait, handle, surveys, profile)
+
+    def _profile(self, queue_id: str, start: float, end: float) -> tuple[list[Sample], str]:
+        """A queue's response-time profile samples, from the running sums per local day and hour
+        (ccpulse/readmodel/totals.py): they change only with the queue's rows or the day."""
+        family = GaugeMetricFamily(PROFILE_METRIC, "", labels=["queue", "by", "slot"])
+        for by in PROFILE_BY:
+            for slot, sums in enumerate(self.store.totals.profile(("queue", queue_id), by, int(start), int(end),
+                                                                  ASA_BUSINESS_MEASURES)):
+                seconds = asa_business_seconds(sums)  # the profile's response time (ccpulse.domain.profiles)
+                if seconds is not None:
+                    # weekdays as 1-mon … 7-sun so that dashboards sort them in calendar order
+                    label = f"{slot + 1}-{slot_label(slot, by)}" if by == "weekday" else slot_label(slot, by)
+                    family.add_metric([queue_id, by, label], seconds)
+        return RenderedGauge.render(family)
 
     def _retention(self) -> Iterator[Metric]:
         """Retention of the running month, the previous (complete) month and the running year.
@@ -279,11 +290,52 @@ def exposition(families: list[Metric]) -> bytes:
         name = family.name + ("_total" if kind == "counter" else "")
         doc = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
         out.append(f"# HELP {name} {doc}\n# TYPE {name} {kind}\n")
-        for sample in family.samples:
-            labels = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(sample.labels.items()))
-            out.append(f"{name}{{{labels}}} {floatToGoString(sample.value)}\n" if labels else
-                       f"{name} {floatToGoString(sample.value)}\n")
+        if isinstance(family, RenderedGauge):
+            out.extend(family.text)
+        else:
+            out.append(_lines(name, family.samples))
     return "".join(out).encode()
+
+
+def _lines(name: str, samples: Iterable[Sample]) -> str:
+    """The text lines of plain samples (no timestamp, no exemplar) of the series ``name``."""
+    out = []
+    for sample in samples:
+        labels = ",".join([k + '="' + (v if _BS not in v and _NL not in v and _QT not in v else _escape(v)) + '"'
+                           for k, v in sorted(sample.labels.items())])
+        out.append(f"{name}{{{labels}}} {floatToGoString(sample.value)}\n" if labels else
+                   f"{name} {floatToGoString(sample.value)}\n")
+    return "".join(out)
+
+
+class RenderedGauge(GaugeMetricFamily):
+    """A gauge whose samples come with their text already written (``extend``), so that samples
+    kept between scrapes are not written again: a queue's response-time profile, derived once
+    per change of its rows (``ReadModel.queue_derived``), is 13,000 of the 27,500 lines of a scrape
+    at 500 queues. ``text`` holds exactly the lines of ``samples``, in order."""
+
+    def __init__(self, name: str, documentation: str, labels: Sequence[str]) -> None:
+        super().__init__(name, documentation, labels=labels)
+        self.text: list[str] = []
+
+    def add_metric(self, labels: Sequence[str], value: float, timestamp: Timestamp | float | None = None) -> None:
+        if timestamp is not None:
+            raise ValueError("a RenderedGauge's samples have no timestamp")
+        super().add_metric(labels, value)
+        self.text.append(_lines(self.name, self.samples[-1:]))
+
+    def extend(self, written: tuple[list[Sample], str]) -> None:
+        """Samples and their text, as ``render`` gave them."""
+        self.samples.extend(written[0])
+        self.text.append(written[1])
+
+    @staticmethod
+    def render(family: GaugeMetricFamily) -> tuple[list[Sample], str]:
+        """A plain gauge's samples with their text, for ``extend``."""
+        return family.samples, _lines(family.name, family.samples)
+
+
+_BS, _NL, _QT = "\\", "\n", '"'  # what a label value's text escapes (most values hold none)
 
 
 def _escape(value: str) -> str:

@@ -47,6 +47,7 @@ class ReadModelConsumer(ReadModel):
         self._read_to: dict[TopicPartition, int] = {}  # one past the last offset read, by partition
         self._task: asyncio.Task[None] | None = None
         self.freeze_heap = False  # settle_heap as rows arrive (the API turns it on)
+        self.warm = False  # warm_figures once caught up and after each batch (the API turns it on)
         self._frozen_at = 0  # rows_applied at the last settle_heap
 
     def start(self) -> None:
@@ -119,13 +120,18 @@ class ReadModelConsumer(ReadModel):
                     positions = {tp: await consumer.position(tp) for tp in partitions}
                     if all(positions[tp] >= targets[tp] for tp in partitions):
                         caught_up = True
+                        if self.warm:
+                            self.warm_figures()
                         if self.freeze_heap:
                             self.settle_heap(collect=True)
                         self.ready = True
                         self.not_ready_reason = ""
                         log.info("read model caught up: %d rows", self.rows_applied)
-                elif self.freeze_heap and self.rows_applied - self._frozen_at >= FREEZE_EVERY_ROWS:
-                    self.settle_heap()
+                else:
+                    if self.warm and batches:
+                        self.warm_figures()
+                    if self.freeze_heap and self.rows_applied - self._frozen_at >= FREEZE_EVERY_ROWS:
+                        self.settle_heap()
         finally:
             await consumer.stop()
 

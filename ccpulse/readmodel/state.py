@@ -21,7 +21,8 @@ from __future__ import annotations
 import heapq
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import orjson
 
@@ -33,6 +34,8 @@ from ccpulse.readmodel.rows import generation_covers
 from ccpulse.readmodel.totals import SeriesTotals
 from ccpulse.readmodel.views import QueueFigures, centre_live, merged_series, queue_figures
 from ccpulse.settings import Settings
+
+T = TypeVar("T")
 
 __all__ = ["RECENT_KEEP", "ReadModel"]
 
@@ -83,6 +86,7 @@ class ReadModel:
         self._figures: dict[str, tuple[tuple[Any, ...], QueueFigures]] = {}
         self._day_waits: dict[str, tuple[tuple[int, int, int], int | None]] = {}
         self._derived: dict[str, tuple[tuple[Any, ...], Any]] = {}  # queue ids, live figures
+        self._per_queue: dict[tuple[str, str], tuple[tuple[Any, ...], Any]] = {}  # (what, queue) -> (key, value)
         self.last_update: float | None = None  # wall clock of the last row applied
 
     def clear(self) -> None:
@@ -94,6 +98,7 @@ class ReadModel:
         self.recent.clear(); self._recent_heap.clear()
         self.retention_rows.clear(); self.retention_totals.clear()
         self._epoch += 1; self._figures.clear(); self._day_waits.clear(); self._derived.clear()
+        self._per_queue.clear()
 
     # ---- applying rows ------------------------------------------------------------------------
     def apply(self, key: bytes, value: bytes | None) -> None:
@@ -229,6 +234,20 @@ class ReadModel:
             cached = self._figures[queue_id] = (key, queue_figures(self, queue_id, channel, now))
         return cached[1]
 
+    def warm_figures(self, now: float | None = None) -> int:
+        """Derive every queue's figures that a change or a new 15-minute bucket made stale, before
+        a reader asks (returns how many were derived). Why: the first /api/v1/queues after a start
+        derived 500 queues' figures (129 ms p99 at 10,000 agents x 500 queues x 8 days, 28 ms
+        warm); called after each batch of rows, a queue's figures cost ~0.15 ms once per change
+        instead of a request paying for all of them at once."""
+        now = self.event_now() if now is None else now
+        stale = [q for q in self.queue_ids()
+                 if (cached := self._figures.get(q)) is None
+                 or cached[0] != (*self._queue_key(q), bucket_start(now), self.queue_channel(q))]
+        for queue_id in stale:
+            self.queue_figures(queue_id, now)
+        return len(stale)
+
     def day_longest_wait(self, queue_id: str, day_start: int) -> int | None:
         """The longest wait of ``queue_id``'s buckets in the local day from ``day_start`` (a
         maximum cannot be taken back as a row changes: read again from the day's 96 buckets,
@@ -240,6 +259,16 @@ class ReadModel:
             present = [b for b in map(series.get, bucket_starts(day_start, "1d", self.settings.zone)) if b is not None]
             cached = self._day_waits[queue_id] = (key, longest_wait(present))
         return cached[1]
+
+    def queue_derived(self, what: str, queue_id: str, extra: tuple[Any, ...], build: Callable[[], T]) -> T:
+        """``build()``, a figure derived from ``queue_id``'s interval rows alone (and ``extra``),
+        kept until those rows or ``extra`` change: /metrics' response-time profiles, 26 samples of
+        ~0.2 ms per queue, were derived again for every queue on every scrape."""
+        key = (*self._queue_key(queue_id), *extra)
+        cached = self._per_queue.get((what, queue_id))
+        if cached is None or cached[0] != key:
+            cached = self._per_queue[what, queue_id] = (key, build())
+        return cast(T, cached[1])
 
     def _cached(self, name: str, key: tuple[Any, ...], build: Any) -> Any:
         cached = self._derived.get(name)

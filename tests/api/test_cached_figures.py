@@ -101,3 +101,45 @@ def test_derived_figures_equal_a_from_scratch_derivation(steps: list[tuple[tuple
         assert {q["queue_id"] for q in mine["queues"]} <= MINE
         offered = sum(q["today"]["offered"] for q in mine["queues"])
         assert mine["summary"]["today"]["offered"] == offered
+
+
+@hsettings(max_examples=100, deadline=None)
+@given(st.lists(step, max_size=30), st.lists(st.booleans(), min_size=30, max_size=30))
+def test_warmed_figures_are_the_ones_a_read_derives(steps: list[tuple[tuple[Any, ...], float]],
+                                                     warm: list[bool]) -> None:
+    """``warm_figures`` (what the API's consumer runs after each batch) derives exactly the stale
+    queues: afterwards nothing is stale, a read derives nothing more, and it reads what a store
+    that was never warmed reads."""
+    import ccpulse.readmodel.state as state
+
+    live = ReadModelStore(make_settings())
+    sent: list[tuple[bytes, bytes | None]] = []
+    for n, ((op, now), warm_now) in enumerate(zip(steps, warm)):
+        for key, value in message(op, n):
+            live.apply(key, value)
+            sent.append((key, value))
+        if not warm_now:
+            continue
+        live.warm_figures(now)
+        assert live.warm_figures(now) == 0
+        derived = state.queue_figures
+        calls: list[str] = []
+        state.queue_figures = lambda store, queue_id, *rest: calls.append(queue_id) or derived(store, queue_id, *rest)  # type: ignore[assignment]
+        try:
+            got = answers(live, now)
+        finally:
+            state.queue_figures = derived  # type: ignore[assignment]
+        assert calls == []
+        assert got == answers(fresh(sent), now)
+
+
+def test_warm_figures_derives_a_changed_queue_only() -> None:
+    store = ReadModelStore(make_settings())
+    now = DAY0 + 9 * 3600 + 600
+    for queue in QUEUES:
+        store.apply(f"interval|queue|{queue}|{DAY0 + 36 * 900}".encode(), orjson.dumps({"c": {"offered": 2}, "max_wait_ms": 1}))
+    assert store.warm_figures(now) == 3
+    store.apply(f"interval|queue|q2|{DAY0 + 36 * 900}".encode(), orjson.dumps({"c": {"offered": 5}, "max_wait_ms": 1}))
+    assert store.warm_figures(now) == 1
+    assert store.queue_figures("q2", now).current_interval["offered"] == 5
+    assert store.warm_figures(now + 900) == 3  # a new 15-minute bucket: every queue's current interval moved on

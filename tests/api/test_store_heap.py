@@ -11,6 +11,7 @@ from tests.api.conftest import make_settings, put
 def test_settle_heap_takes_the_rows_out_of_the_cyclic_collectors_passes() -> None:
     store = ReadModelStore(make_settings())
     assert store.freeze_heap  # the API turns it on; the worker's alert evaluator does not
+    assert store.warm  # so are its queue figures derived before a reader asks (ReadModel.warm_figures)
     for n in range(2000):
         put(store, f"agent|a{n}", {"kind": "agent", "agent_id": f"a{n}", "state": "available", "since": 0.0,
                                    "reason": None, "queue_ids": ["sales"], "team": None, "site": None, "changed_at": 0.0})
