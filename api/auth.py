@@ -125,7 +125,10 @@ def _queues_of(token: ApiToken, settings: Settings) -> frozenset[str] | None:
     return frozenset(queues)
 
 
-# ---- `ccpulse token create` ----------------------------------------------------------------------
+# ---- `ccpulse token create` (a ccpulse.commands entry point: pyproject.toml) ------------------------
+HELP = "create an API token (prints the token once and its hashed configuration entry)"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["create"], help="create: print a new token and its configuration entry")
     parser.add_argument("--name", required=True, help="who holds the token, e.g. acme-wallboard")

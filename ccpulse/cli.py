@@ -1,4 +1,5 @@
-"""The ``ccpulse`` command: demo, broker, worker, api, simulate, replay, recompute, report, schemas, topics.
+"""The ``ccpulse`` command: demo, broker, worker, simulate, replay, recompute, report, schemas, topics,
+and the commands other packages add (the API's ``api`` and ``token``: ``PLUGIN_GROUP``).
 
 Every subcommand turns expected failures into one ``ccpulse: ...`` line that names
 the fix, never a traceback.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import importlib.metadata
 import os
 import signal
 import subprocess
@@ -110,24 +112,6 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     # worker's CPU in the profile (docs/performance.md).
     worker.spinner = None
     worker.execute_from_commandline()
-    return 0
-
-
-# ---- api --------------------------------------------------------------------------------------
-def _api_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, default=None, help="port (default CCPULSE_API_PORT, 8000)")
-    parser.add_argument("--host", default=None, help="interface (default CCPULSE_API_HOST, 127.0.0.1)")
-
-
-def _api(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
-    from api.main import create_app
-
-    app = create_app(settings)  # a bad token file fails here, before Kafka is asked anything
-    asyncio.run(ensure_topics(settings))
-    uvicorn.run(app, host=args.host or settings.api_host, port=args.port or settings.api_port,
-                log_level="warning", timeout_graceful_shutdown=5)
     return 0
 
 
@@ -233,7 +217,6 @@ COMMANDS: dict[str, tuple[str, str | None, str | None, str]] = {
                "_broker"),
     "topics": ("create ccpulse's topics and exit", None, None, "_topics"),
     "worker": ("run a stream-processing worker (Faust)", None, "_worker_args", "_worker"),
-    "api": ("run the read API, wallboard and /metrics", None, "_api_args", "_api"),
     "simulate": ("produce a realistic multichannel event stream", "ccpulse.simulate", "add_arguments", "run"),
     "replay": ("send a JSONL file of events to Kafka in file order", "ccpulse.replay", "add_arguments", "run"),
     "connect": ("read a platform's own records (Asterisk queue_log, Amazon Connect) and produce contract events",
@@ -241,8 +224,6 @@ COMMANDS: dict[str, tuple[str, str | None, str | None, str]] = {
     "recompute": ("re-derive past intervals from the retained events with new settings", "ccpulse.recompute", "add_arguments", "run"),
     "report": ("write a report file (satisfaction, retention, team) for a month or year from the read API",
                "ccpulse.reports.cli", "add_arguments", "run"),
-    "token": ("create an API token (prints the token once and its hashed configuration entry)", "api.auth",
-              "add_arguments", "run"),
     "bench": ("benchmark ccpulse against raw consume, Faust and peer stream processors (docs/performance.md)",
               "bench.runner", "add_arguments", "run"),
     "schemas": ("write the JSON Schema files of the event contract", "schemas.jsonschema", "add_arguments", "run"),
@@ -255,8 +236,24 @@ def _resolve(module: str | None, name: str | None) -> Callable[..., Any] | None:
     return getattr(importlib.import_module(module) if module else sys.modules[__name__], name)
 
 
+#: Entry-point group through which other packages add commands: a module with ``HELP``,
+#: ``add_arguments(parser)`` and ``run(args, settings)``. The API registers ``api`` and ``token``
+#: (pyproject.toml) so that ``ccpulse/`` never imports ``api`` (tests/test_import_rules.py).
+PLUGIN_GROUP = "ccpulse.commands"
+
+
+def plugin_commands() -> dict[str, Any]:
+    """name -> module of every command another installed package adds (a name of ours wins)."""
+    found = {}
+    for point in importlib.metadata.entry_points(group=PLUGIN_GROUP):
+        if point.name not in COMMANDS:
+            found[point.name] = point.load()
+    return found
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The CLI parser. With ``only``, just that command's module is imported (fast start-up)."""
+    """The CLI parser. With ``only``, just that command's module is imported (fast start-up;
+    the added commands' modules are always imported, for their help)."""
     parser = argparse.ArgumentParser(prog="ccpulse", description="Streaming contact-center event processor.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_text, module, add_arguments, run) in COMMANDS.items():
@@ -266,13 +263,17 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             if adder is not None:
                 adder(command)
             command.set_defaults(run=_resolve(module, run))
+    for name, plugin in plugin_commands().items():
+        command = sub.add_parser(name, help=plugin.HELP, description=plugin.HELP)
+        plugin.add_arguments(command)
+        command.set_defaults(run=plugin.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = next((a for a in argv if not a.startswith("-")), None)
-    args = build_parser(chosen if chosen in COMMANDS else None).parse_args(argv)
+    args = build_parser(chosen).parse_args(argv)  # an unknown name: argparse lists the commands
     try:
         settings = get_settings()
     except ConfigError as exc:
