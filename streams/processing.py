@@ -18,7 +18,7 @@ import logging
 import math
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import faust
 import orjson
@@ -149,7 +149,8 @@ def facts_message(buckets: Mapping[str, Sequence[bytes]]) -> bytes:
     """One ``cc.interval-facts`` message: a batch's delta entries for the buckets of one partition,
     each bucket's in processing order (``{"b": {bucket: [entry, ...]}}``).
 
-    One message per partition and batch, not per bucket (nor per delta): each message costs a send
+    One message per partition and batch (cut at ``BUNDLE_BYTES``: :func:`facts_messages`), not per
+    bucket (nor per delta): each message costs a send
     and a pass through Faust on the interval side (30,000 bench events made 23,205 per-bucket facts
     messages; docs/performance.md). Every bucket of a message
     lives on the partition it is sent to (:func:`partition_for`), so the interval side's tables stay
@@ -158,6 +159,46 @@ def facts_message(buckets: Mapping[str, Sequence[bytes]]) -> bytes:
     """
     return b'{"b":{' + b",".join(orjson.dumps(bucket) + b":[" + b",".join(entries) + b"]"
                                  for bucket, entries in buckets.items()) + b"}}"
+
+
+#: Most bytes of one bundle message. aiokafka refuses a message over its 1 MB ``max_request_size``
+#: (Kafka's default ``message.max.bytes`` is 1 MB too): a rocksdict worker catching up on a
+#: 1,000,000-event backlog made one partition's bundle of 1.17 MB, and its agent stopped there.
+BUNDLE_BYTES = 512 * 1024
+Entry = TypeVar("Entry", bytes, str)
+
+
+def split_bundle(items: Sequence[tuple[str, Entry]], budget: int = BUNDLE_BYTES) -> list[list[tuple[str, Entry]]]:
+    """``items`` (key, entry) cut into consecutive runs of at most ``budget`` bytes each, counting
+    every entry with its key as written and separators (an entry alone over ``budget`` goes alone): the runs
+    keep the items' order, so each key's entries stay in processing order across messages."""
+    runs: list[list[tuple[str, Entry]]] = [[]]
+    size = 0
+    key_bytes: dict[str, int] = {}  # a key as the message writes it (JSON, UTF-8)
+    for key, entry in items:
+        if (written := key_bytes.get(key)) is None:
+            written = key_bytes[key] = len(orjson.dumps(key))
+        cost = written + (len(entry) if isinstance(entry, bytes) else len(entry.encode())) + 8
+        if runs[-1] and size + cost > budget:
+            runs.append([])
+            size = 0
+        runs[-1].append((key, entry))
+        size += cost
+    return [run for run in runs if run]
+
+
+def facts_messages(buckets: Mapping[str, Sequence[bytes]], budget: int = BUNDLE_BYTES) -> list[tuple[str, bytes]]:
+    """(key, message) of the ``cc.interval-facts`` messages for one partition's buckets: one
+    :func:`facts_message`, or several of at most ``budget`` bytes each (:func:`split_bundle`). A
+    message is applied whole and each entry keeps its own ``(source, offset, index)``, so a bucket
+    whose entries span two messages is still applied once and in order."""
+    out = []
+    for run in split_bundle([(bucket, entry) for bucket, entries in buckets.items() for entry in entries], budget):
+        grouped: dict[str, list[bytes]] = {}
+        for bucket, entry in run:
+            grouped.setdefault(bucket, []).append(entry)
+        out.append((run[0][0], facts_message(grouped)))
+    return out
 
 
 def facts_groups(key: bytes | None, value: bytes) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -177,6 +218,13 @@ def customer_facts_message(records: Sequence[tuple[str, str]]) -> bytes:
     instead of one per record (30,000 bench events made 13,180 of those)."""
     return b'{"cf":[' + b",".join(b"[" + orjson.dumps(customer) + b"," + record.encode() + b"]"
                                   for customer, record in records) + b"]}"
+
+
+def customer_facts_messages(records: Sequence[tuple[str, str]], budget: int = BUNDLE_BYTES) -> list[tuple[str, bytes]]:
+    """(key, message) of the ``cc.customer-facts`` messages for one partition's records: at most
+    ``budget`` bytes each (:func:`split_bundle`), in order. A record's deltas are numbered by its
+    message's offset and its place in it (``FACT_STRIDE``), so any cut numbers them apart."""
+    return [(run[0][0], customer_facts_message(run)) for run in split_bundle(records, budget)]
 
 
 def customer_facts(key: bytes | None, value: bytes) -> list[tuple[str, dict[str, Any]]]:
@@ -330,8 +378,8 @@ class _Processor:
         for bucket, entries in queued.items():
             bundles.setdefault(partition_for(bucket, self.settings.partitions), {})[bucket] = entries
         for partition, buckets in bundles.items():
-            self.outbox.append(await facts.send(key=next(iter(buckets)).encode(), value=facts_message(buckets),
-                                                partition=partition))
+            for key, message in facts_messages(buckets):
+                self.outbox.append(await facts.send(key=key.encode(), value=message, partition=partition))
 
     async def settle_outbox(self) -> None:
         if self.outbox:
@@ -400,8 +448,8 @@ class ContactProcessor(_Processor):
             else:
                 records.setdefault(partition_for(key, self.settings.partitions), []).append((key, value))
         for partition, bundle in records.items():
-            self.outbox.append(await self.customer_facts.send(key=bundle[0][0].encode(), partition=partition,
-                                                              value=customer_facts_message(bundle)))
+            for key, message in customer_facts_messages(bundle):
+                self.outbox.append(await self.customer_facts.send(key=key.encode(), partition=partition, value=message))
         await self.send_queued_deltas(self.facts)
         await self.settle_outbox()
 
